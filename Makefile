@@ -1,0 +1,79 @@
+# `make run` and `make test` are the two promised commands (README.md); the rest help.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+# Stamps remember which requirements are installed; make reinstalls when a file is newer.
+RUN_STAMP := $(VENV)/.requirements.stamp
+DEV_STAMP := $(VENV)/.requirements-dev.stamp
+
+# System packages the tests need, as command:package pairs, installed with apt-get when the
+# command is missing and we are root (elsewhere a note says what to install).
+# >>> Test system packages. redis-server: the end-to-end tests start their own.
+#     To add later, for the browser and Alertmanager tests:
+#     chromium:chromium prometheus-alertmanager:prometheus-alertmanager
+TEST_SYSTEM_PACKAGES ?= redis-server:redis-server
+# <<<
+
+.PHONY: run worker web test lint bench migrate clean system-packages
+
+run: $(RUN_STAMP) .env migrate
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MANAGE) ensure_admin
+	$(MANAGE) run_all
+
+worker: $(RUN_STAMP)
+	$(MANAGE) run_all --only worker
+
+web: $(RUN_STAMP) .env migrate
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MANAGE) run_all --only web
+
+migrate: $(RUN_STAMP) .env
+	$(MANAGE) migrate --noinput
+
+test: $(DEV_STAMP) system-packages
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench
+
+# Keeps .env and the database: .env holds the key that decrypts the stored secrets.
+clean:
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed: set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): requirements.txt | $(BIN)/python
+	@echo "Installing requirements.txt into $(VENV)"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt requirements.txt | $(BIN)/python
+	@echo "Installing requirements-dev.txt into $(VENV)"
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Only when missing: a new ENCRYPTION_KEYS would orphan every secret already stored.
+.env: | $(RUN_STAMP)
+	$(BIN)/python -m project.envfile
+
+system-packages:
+	@missing=""; \
+	for pair in $(TEST_SYSTEM_PACKAGES); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "Missing system packages:$$missing. Install them; the tests that need them are skipped."; \
+	fi

@@ -1,0 +1,200 @@
+"""Integrations: a type picker, then a form built from that type's declaration.
+
+Secrets are write-only: the form never renders a stored value, only whether one is set.
+Integrations provisioned through the API or a file are managed as code and shown read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from contactpoints.admin.display import IntegrationTypeFilter, integration_summary, pretty_json, short
+from contactpoints.forms import IntegrationForm, clear_field_name, integration_form_class
+from contactpoints.models import ContactPoint, Integration, Provenance
+from integrations import registry
+from integrations.base import IntegrationType
+
+MANAGED_PROVENANCES = (Provenance.API, Provenance.FILE)
+TYPE_PICKER_TEMPLATE = "admin/contactpoints/integration/type_picker.html"
+
+
+def lookup_type(name: str) -> type[IntegrationType] | None:
+    try:
+        return registry.get_type(name) if name else None
+    except registry.UnknownIntegrationType:
+        return None
+
+
+def is_managed(obj: Integration | None) -> bool:
+    return obj is not None and obj.provenance in MANAGED_PROVENANCES
+
+
+def settings_fieldsets(integration_type: type[IntegrationType], obj: Integration | None) -> list[tuple[str, dict]]:
+    """Required settings first, optional ones in a collapsed fieldset; a secret's clear box follows it."""
+    secret_set = obj.secret_state() if obj is not None else {}
+    required: list[str] = []
+    optional: list[str] = []
+    for declared in integration_type.fields:
+        names = required if declared.required else optional
+        names.append(declared.key)
+        if secret_set.get(declared.key):
+            names.append(clear_field_name(declared.key))
+    fieldsets = []
+    if required:
+        fieldsets.append((f"{integration_type.label} settings", {"fields": required}))
+    if optional:
+        # Folded away only behind required settings: a type whose rules are all conditional
+        # (Slack: a token and recipient, or a webhook URL) must not open as an empty form.
+        fieldsets.append(("Optional settings", {"fields": optional, "classes": ["collapse"] if required else []}))
+    return fieldsets
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    form = IntegrationForm
+    list_display = (
+        "__str__",
+        "summary",
+        "enabled",
+        "disable_resolve_message",
+        "provenance",
+        "last_attempt_at",
+        "last_error",
+    )
+    list_filter = (IntegrationTypeFilter, "enabled", "provenance", "contact_point")
+    list_select_related = ("contact_point",)
+    search_fields = ("contact_point__name", "uid")
+
+    # -- which type, and may it be edited --------------------------------------------------
+
+    def integration_type_for(self, request: HttpRequest, obj: Integration | None) -> type[IntegrationType] | None:
+        """The stored type of an existing integration (never the query string's), else the chosen one."""
+        return lookup_type(obj.type if obj is not None else request.GET.get("type", ""))
+
+    def has_change_permission(self, request: HttpRequest, obj: Integration | None = None) -> bool:
+        return not is_managed(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Integration | None = None) -> bool:
+        return not is_managed(obj) and super().has_delete_permission(request, obj)
+
+    def _editable(self, request: HttpRequest, obj: Integration | None) -> bool:
+        if obj is None:
+            return self.has_add_permission(request)
+        return self.has_change_permission(request, obj)
+
+    # -- the form --------------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Integration | None = None) -> list[tuple[str | None, dict]]:
+        integration_type = self.integration_type_for(request, obj)
+        if integration_type is None or not self._editable(request, obj):
+            return self._read_only_fieldsets(obj)
+        common = ["contact_point", "type_display", "enabled", "disable_resolve_message", "position"]
+        if obj is not None:
+            common.insert(1, "uid")
+        return [(None, {"fields": common}), *settings_fieldsets(integration_type, obj)]
+
+    def _read_only_fieldsets(self, obj: Integration | None) -> list[tuple[str | None, dict]]:
+        description = None
+        if is_managed(obj):
+            description = (
+                f"Managed as code (provisioned through the {obj.get_provenance_display()}): "
+                "read-only here. Change it where it is provisioned."
+            )
+        common = [
+            "contact_point",
+            "uid",
+            "type_display",
+            "enabled",
+            "disable_resolve_message",
+            "position",
+            "provenance",
+        ]
+        return [
+            (None, {"fields": common, "description": description}),
+            ("Settings", {"fields": ["settings_display"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> tuple[str, ...]:
+        return ("uid", "type_display", "provenance", "settings_display")
+
+    def get_form(self, request: HttpRequest, obj: Integration | None = None, change: bool = False, **kwargs: Any):
+        integration_type = self.integration_type_for(request, obj)
+        if integration_type is not None and self._editable(request, obj):
+            kwargs["form"] = integration_form_class(integration_type)
+        return super().get_form(request, obj, change, **kwargs)
+
+    # -- adding: pick a type first ---------------------------------------------------------
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        type_name = request.GET.get("type", "")
+        if not type_name:
+            return self.type_picker_view(request)
+        integration_type = lookup_type(type_name)
+        if integration_type is None or not integration_type.can_create:
+            self.message_user(
+                request, f"Cannot add an integration of type “{type_name}”: pick one below.", messages.ERROR
+            )
+            return HttpResponseRedirect(self._picker_url(request))
+        extra_context = {**(extra_context or {}), "title": f"Add {integration_type.label} integration"}
+        return super().add_view(request, form_url, extra_context)
+
+    def _picker_url(self, request: HttpRequest) -> str:
+        contact_point = request.GET.get("contact_point", "")
+        return request.path + (f"?{urlencode({'contact_point': contact_point})}" if contact_point else "")
+
+    def type_picker_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        contact_point_id = request.GET.get("contact_point", "")
+        carried = {"contact_point": contact_point_id} if contact_point_id else {}
+        types = [
+            {
+                "label": cls.label,
+                "description": cls.description,
+                "deprecated": cls.deprecated,
+                "url": "?" + urlencode({"type": cls.type, **carried}),
+            }
+            for cls in registry.all_types().values()
+            if cls.can_create
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Choose an integration type",
+            "types": types,
+            "contact_point": self._contact_point(contact_point_id),
+        }
+        return TemplateResponse(request, TYPE_PICKER_TEMPLATE, context)
+
+    @staticmethod
+    def _contact_point(pk: str) -> ContactPoint | None:
+        return ContactPoint.objects.filter(pk=pk).first() if pk.isdigit() else None
+
+    # -- columns and read-only values ------------------------------------------------------
+
+    @admin.display(description="type")
+    def type_display(self, obj: Integration) -> str:
+        return f"{obj.type_label} ({obj.type})" if obj.type else "-"
+
+    @admin.display(description="settings")
+    def settings_display(self, obj: Integration) -> str:
+        try:
+            # Set secrets show as [REDACTED], as in the provisioning API; their values never leave here.
+            return pretty_json(obj.settings_with_secrets_masked("[REDACTED]"))
+        except registry.UnknownIntegrationType:
+            return format_html("Unknown type “{}”: its settings are not shown.", obj.type)
+
+    @admin.display(description="summary")
+    def summary(self, obj: Integration) -> str:
+        return integration_summary(obj)
+
+    @admin.display(description="last error")
+    def last_error(self, obj: Integration) -> str:
+        return short(obj.last_attempt_error)

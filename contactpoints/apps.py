@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ContactPointsConfig(AppConfig):
+    name = "contactpoints"
+    verbose_name = "Contact points"
+    default_auto_field = "django.db.models.BigAutoField"

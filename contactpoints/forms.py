@@ -1,0 +1,318 @@
+"""Admin forms. The integration form is built from the type's declared fields, never by hand."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.utils.html import escape
+
+from contactpoints.models import ApiToken, Integration, NotificationTemplate
+from integrations.base import (
+    Field,
+    IntegrationType,
+    Kind,
+    SettingsError,
+    as_bool,
+    get_path,
+    is_blank,
+    pop_path,
+    set_path,
+)
+
+HELP_WHEN_SET = "Set; leave blank to keep."
+HELP_WHEN_UNSET = "Not set."
+CLEAR_SUFFIX = "__clear"
+MAP_HELP = "One per line, as <code>name: value</code>."
+LIST_HELP = "A JSON list."
+# Templates and PEM blocks are code: monospace, and no spell-checking squiggles.
+MONOSPACE_ATTRS = {"class": "vLargeTextField", "style": "font-family: monospace", "spellcheck": "false"}
+COMMON_FIELDS = ("contact_point", "enabled", "disable_resolve_message", "position")
+
+
+# -- widgets and fields for the setting kinds ------------------------------------------------
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value, not even the one just posted.
+
+    Multi-line secrets (PEM keys) need a textarea: a password input drops line breaks.
+    """
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+def parse_name_value_lines(text: str) -> dict[str, str]:
+    """`name: value` per line → dict; split at the first colon so values may hold colons (URLs)."""
+    result: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon or not name:
+            raise forms.ValidationError(f"Line {number}: write it as name: value.", code="invalid")
+        if name in result:
+            raise forms.ValidationError(f"Line {number}: {name} is given twice.", code="duplicate")
+        result[name] = value.strip()
+    return result
+
+
+class NameValueLinesField(forms.CharField):
+    """A map of names to values (headers, variables), typed as `name: value` lines."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return "\n".join(f"{name}: {item}" for name, item in value.items())
+        return value
+
+    def to_python(self, value: Any) -> dict[str, str]:
+        if isinstance(value, dict):
+            return value
+        return parse_name_value_lines(super().to_python(value))
+
+
+class JsonListField(forms.JSONField):
+    """A list of objects (e.g. responders), typed as JSON."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is not None and not isinstance(parsed, list):
+            raise forms.ValidationError("Enter a JSON list, like [] or [{...}].", code="invalid")
+        return parsed
+
+
+def _choices(declared: Field) -> list[tuple[str, str]]:
+    choices = [(value, value or "(none)") for value in declared.choices]
+    if not declared.required and declared.default is None and "" not in declared.choices:
+        choices.insert(0, ("", "---------"))
+    return choices
+
+
+def _placeholder(declared: Field) -> dict[str, str]:
+    # Show the default as a placeholder rather than a value: a blank input then keeps following
+    # the type's default instead of freezing today's default into the stored settings.
+    text = declared.placeholder or (str(declared.default) if declared.default not in (None, "") else "")
+    return {"placeholder": text} if text else {}
+
+
+def _string_field(declared: Field, **common: Any) -> forms.Field:
+    if declared.secret:
+        return forms.CharField(strip=False, widget=forms.PasswordInput(render_value=False), **common)
+    return forms.CharField(widget=forms.TextInput(attrs={"class": "vTextField", **_placeholder(declared)}), **common)
+
+
+def _text_field(declared: Field, **common: Any) -> forms.Field:
+    attrs = {**MONOSPACE_ATTRS, "rows": 4, **_placeholder(declared)}
+    widget = WriteOnlyTextarea(attrs=attrs) if declared.secret else forms.Textarea(attrs=attrs)
+    return forms.CharField(strip=False, widget=widget, **common)
+
+
+def _bool_field(declared: Field, **common: Any) -> forms.Field:
+    common["required"] = False  # an unticked box is a value, not a missing one
+    return forms.BooleanField(**common)
+
+
+def _int_field(declared: Field, **common: Any) -> forms.Field:
+    attrs = {"inputmode": "numeric", "class": "vIntegerField", **_placeholder(declared)}
+    return forms.IntegerField(widget=forms.TextInput(attrs=attrs), **common)
+
+
+def _choice_field(declared: Field, **common: Any) -> forms.Field:
+    return forms.ChoiceField(choices=_choices(declared), **common)
+
+
+def _map_field(declared: Field, **common: Any) -> forms.Field:
+    common["help_text"] = " ".join(filter(None, [common.get("help_text"), MAP_HELP]))
+    return NameValueLinesField(strip=False, widget=forms.Textarea(attrs={**MONOSPACE_ATTRS, "rows": 3}), **common)
+
+
+def _list_field(declared: Field, **common: Any) -> forms.Field:
+    common["help_text"] = " ".join(filter(None, [common.get("help_text"), LIST_HELP]))
+    return JsonListField(widget=forms.Textarea(attrs={**MONOSPACE_ATTRS, "rows": 4}), **common)
+
+
+FIELD_BUILDERS: dict[Kind, Callable[..., forms.Field]] = {
+    Kind.STRING: _string_field,
+    Kind.TEXT: _text_field,
+    Kind.BOOL: _bool_field,
+    Kind.INT: _int_field,
+    Kind.CHOICE: _choice_field,
+    Kind.MAP: _map_field,
+    Kind.LIST: _list_field,
+}
+
+
+def form_field(declared: Field) -> forms.Field:
+    """The form field for one declared setting. Secrets get their set/unset help per instance."""
+    common = {
+        "label": declared.label,
+        "required": declared.required,
+        # The admin renders help text as HTML; declarations are plain text.
+        "help_text": escape(declared.help),
+        # The spec's own text when a required value is missing, as the API would answer.
+        "error_messages": {"required": declared.required_error or f"{declared.label} is required"},
+    }
+    return FIELD_BUILDERS[declared.kind](declared, **common)
+
+
+def clear_field_name(key: str) -> str:
+    return key + CLEAR_SUFFIX
+
+
+# -- the integration form --------------------------------------------------------------------
+
+
+class IntegrationForm(forms.ModelForm):
+    """Common fields; `integration_form_class` adds one field per declared setting."""
+
+    integration_type: type[IntegrationType] | None = None
+
+    class Meta:
+        model = Integration
+        fields = COMMON_FIELDS
+        labels = {"disable_resolve_message": "Disable resolved message"}
+        help_texts = {
+            "disable_resolve_message": "Do not send a notification when the alerts resolve.",
+            "enabled": "Disabled integrations get no deliveries.",
+            "position": "Order within the contact point.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.integration_type is None:
+            return
+        if not self.instance.type:
+            # Set before validation: the instance's secret helpers look the type up by name.
+            self.instance.type = self.integration_type.type
+        secret_state = self.instance.secret_state()
+        for declared in self.integration_type.fields:
+            if declared.secret:
+                self._present_secret(declared, secret_state.get(declared.key, False))
+            elif declared.key in self.fields and not self.is_bound:
+                self.initial.setdefault(declared.key, self._stored_value(declared))
+
+    def _present_secret(self, declared: Field, is_set: bool) -> None:
+        field = self.fields[declared.key]
+        state = HELP_WHEN_SET if is_set else HELP_WHEN_UNSET
+        field.help_text = " ".join(filter(None, [state, field.help_text]))
+        # A blank secret means "keep", so a stored one satisfies `required`.
+        field.required = declared.required and not is_set
+        if not is_set:
+            self.fields.pop(clear_field_name(declared.key), None)
+
+    def _stored_value(self, declared: Field) -> Any:
+        value = get_path(self.instance.settings or {}, declared.key)
+        if declared.kind is Kind.BOOL:
+            return as_bool(value) if value is not None else bool(declared.default)
+        if value is None and declared.kind is Kind.CHOICE:
+            return declared.default
+        if declared.kind is Kind.CHOICE and value not in declared.choices:
+            # Keep an unknown stored value (from the API) selectable, so the type reports it.
+            field = self.fields[declared.key]
+            field.choices = [*field.choices, (value, value)]
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.integration_type is None or self._settings_fields_have_errors() or self._new_and_cleared(cleaned):
+            return cleaned
+        self.instance.assign_settings(self._settings_from(cleaned))
+        for declared in self.integration_type.fields:
+            if cleaned.get(clear_field_name(declared.key)):
+                self.instance.set_secret(declared.key, None)
+        try:
+            self.integration_type.validate(self.instance.settings, self.instance.secure_settings)
+        except SettingsError as exc:
+            for key, message in exc.errors:
+                self._add_settings_error(key, message)
+        return cleaned
+
+    def _settings_fields_have_errors(self) -> bool:
+        # A field that did not parse is missing from cleaned_data: validating without it would
+        # report misleading errors ("required") on top of the real one.
+        return any(declared.key in self.errors for declared in self.integration_type.fields)
+
+    def _new_and_cleared(self, cleaned: dict[str, Any]) -> bool:
+        """A secret both typed and ticked to clear: ask rather than guess which was meant."""
+        conflicting = [
+            declared.key
+            for declared in self.integration_type.fields
+            if declared.secret and cleaned.get(declared.key) and cleaned.get(clear_field_name(declared.key))
+        ]
+        for key in conflicting:
+            self.add_error(clear_field_name(key), "Enter a new value or clear it, not both.")
+        return bool(conflicting)
+
+    def _settings_from(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        """The nested settings: undeclared keys kept, declared ones as entered, blanks left out."""
+        settings = copy.deepcopy(self.instance.settings or {})
+        for declared in self.integration_type.fields:
+            value = cleaned.get(declared.key)
+            if declared.secret:
+                if value:  # blank = keep the stored secret (assign_settings)
+                    set_path(settings, declared.key, value)
+                continue
+            pop_path(settings, declared.key)
+            if _worth_storing(declared, value):
+                set_path(settings, declared.key, value)
+        return settings
+
+    def _add_settings_error(self, key: str | None, message: str) -> None:
+        if key in self.fields:
+            self.add_error(key, message)
+        else:
+            self.add_error(None, f"{key}: {message}" if key else message)
+
+
+def _worth_storing(declared: Field, value: Any) -> bool:
+    # Blank inputs are left out, as Grafana's UI does: the type's default then applies, and an
+    # empty nested object (hmacConfig) does not switch a feature on.
+    if declared.kind is Kind.BOOL:
+        return bool(value) != bool(declared.default)
+    return not is_blank(value) and value != []
+
+
+def integration_form_class(integration_type: type[IntegrationType]) -> type[IntegrationForm]:
+    """An IntegrationForm with one field per declared setting, named by its (dotted) key."""
+    attrs: dict[str, Any] = {"integration_type": integration_type}
+    for declared in integration_type.fields:
+        attrs[declared.key] = form_field(declared)
+        if declared.secret:
+            attrs[clear_field_name(declared.key)] = forms.BooleanField(
+                required=False, label=f"Clear {declared.label}", help_text="Remove the stored value."
+            )
+    return type(f"{integration_type.__name__}IntegrationForm", (IntegrationForm,), attrs)
+
+
+# -- the other admin forms -------------------------------------------------------------------
+
+
+class NotificationTemplateForm(forms.ModelForm):
+    class Meta:
+        model = NotificationTemplate
+        fields = ("name", "content")
+        widgets = {"content": forms.Textarea(attrs={**MONOSPACE_ATTRS, "rows": 24})}
+        help_texts = {"content": 'Jinja2 over Grafana\'s data model; other templates call it as template("name").'}
+
+    def clean_content(self) -> str:
+        # Imported here: templating depends on nothing in the admin, and loads Jinja2 only when used.
+        from integrations.templating import TemplateError, TemplateRenderer
+
+        content = self.cleaned_data["content"]
+        try:
+            TemplateRenderer().check(content)
+        except TemplateError as exc:
+            message = getattr(exc, "message", "") or str(exc)
+            line = getattr(exc, "lineno", None)
+            raise forms.ValidationError(f"Line {line}: {message}" if line else message, code="template") from None
+        return content
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("name", "scope")

@@ -1,0 +1,203 @@
+"""Settings, read from the environment or `.env` (contract §2)."""
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PRODUCT_NAME = "ContactPoints"
+VERSION = "0.1.0"
+
+env = environ.Env()
+env_file = BASE_DIR / ".env"
+if env_file.exists():
+    environ.Env.read_env(env_file)
+
+# Tests and one-off commands may run without a .env; `make run` always writes one.
+SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-set-SECRET_KEY")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+
+PORT = env.int("PORT", default=8000)
+BIND = env("BIND", default="127.0.0.1")
+PUBLIC_URL = env("PUBLIC_URL", default=f"http://localhost:{PORT}").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_URL])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "contactpoints",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# The admin shows a new API token once in a message: keep messages server-side, not in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Keep connections between requests and tasks: a delivery should not pay for a new connection.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis is a fast path, never the source of truth: every client gives up quickly when it is down.
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=1.0)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".run" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# Secrets at rest: the first key encrypts, every key decrypts (rotation).
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+
+# Email integration: the SMTP server is server-level, as in Grafana.
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="alerts@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=15)
+
+# Fixed provider endpoints (overridable for tests and proxies).
+TELEGRAM_API_URL = env("TELEGRAM_API_URL", default="https://api.telegram.org")
+PUSHOVER_API_URL = env("PUSHOVER_API_URL", default="https://api.pushover.net")
+LINE_API_URL = env("LINE_API_URL", default="https://notify-api.line.me")
+THREEMA_API_URL = env("THREEMA_API_URL", default="https://msgapi.threema.ch")
+
+DEFAULT_OUTBOUND_DENY_NETWORKS = [
+    "127.0.0.0/8",
+    "::1/128",
+    "0.0.0.0/8",
+    "::/128",
+    "169.254.0.0/16",
+    "fe80::/10",
+    "224.0.0.0/4",
+    "ff00::/8",
+    "100.100.100.200/32",  # Alibaba Cloud metadata
+    "fd00:ec2::254/128",  # AWS metadata over IPv6
+]
+OUTBOUND_DENY_NETWORKS = env.list("OUTBOUND_DENY_NETWORKS", default=DEFAULT_OUTBOUND_DENY_NETWORKS)
+OUTBOUND_ALLOW_NETWORKS = env.list("OUTBOUND_ALLOW_NETWORKS", default=[])
+
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
+DELIVERY_RETRY_BASE_SECONDS = env.float("DELIVERY_RETRY_BASE_SECONDS", default=5.0)
+DELIVERY_RETRY_MAX_SECONDS = env.float("DELIVERY_RETRY_MAX_SECONDS", default=900.0)
+DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
+# How often beat's sweeper looks for deliveries that should be moving and are not.
+DELIVERY_SWEEP_INTERVAL_SECONDS = env.float("DELIVERY_SWEEP_INTERVAL_SECONDS", default=10.0)
+# A due delivery untouched this long is re-enqueued (its message was lost or never sent).
+DELIVERY_SWEEP_GRACE_SECONDS = env.float("DELIVERY_SWEEP_GRACE_SECONDS", default=30.0)
+
+INTAKE_MAX_BYTES = env.int("INTAKE_MAX_BYTES", default=1048576)
+INTAKE_MAX_ALERTS = env.int("INTAKE_MAX_ALERTS", default=1000)
+INTAKE_RATE_LIMIT = env("INTAKE_RATE_LIMIT", default="6000/min")
+# Django must not refuse the body before the intake view can answer 413 itself.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(INTAKE_MAX_BYTES * 2, 2621440)
+
+CPU_COUNT = os.cpu_count() or 1
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=CPU_COUNT * 2 + 1)
+# Deliveries wait on the network, so the worker runs threads, several per core.
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=CPU_COUNT * 8)
+
+# Celery (project/celery.py reads the CELERY_ names).
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT_SECONDS
+# Redis redelivers an unacknowledged message after this long. Broker countdowns are kept
+# far below it (MAX_BROKER_COUNTDOWN_SECONDS); longer waits live in the database.
+CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS = 3600
+MAX_BROKER_COUNTDOWN_SECONDS = 300
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS * 5,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+}
+CELERY_TASK_DEFAULT_QUEUE = "deliveries"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deliveries": {
+        "task": "contactpoints.tasks.sweep_deliveries",
+        "schedule": DELIVERY_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": DELIVERY_SWEEP_INTERVAL_SECONDS},
+    },
+    "expire-idempotency-keys": {
+        "task": "contactpoints.tasks.expire_idempotency_keys",
+        "schedule": 3600.0,
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "contactpoints.api.auth.BearerTokenAuthentication",
+        "contactpoints.api.auth.StaffBasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["contactpoints.api.auth.AdminScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "contactpoints.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs full URLs, and webhook URLs are secrets.
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,205 @@
+"""Run the web server, the Celery worker and beat (and Redis when needed) as one foreground unit.
+
+The shape follows foreman and honcho: every child runs in its own process group, so a Ctrl-C at
+the terminal reaches this supervisor only, which stops each child once and gracefully. When any
+child exits, the others are stopped too: half a service that looks alive is worse than none.
+No Django here, so it can be tested with plain commands such as `sleep`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote, urlsplit
+
+import redis
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    stop_last: bool = False  # infrastructure (Redis) outlives the programs that use it
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    relay: threading.Thread | None = field(default=None, repr=False)
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signum)
+
+    def has_exited(self) -> bool:
+        if self.process.returncode is not None:
+            return True
+        # WNOWAIT leaves the leader unreaped, so its pid still names its group for kill_group().
+        return os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole group: the leader and whatever it forked (gunicorn's workers)."""
+        if self.process.returncode is None:  # once reaped, the group id may name someone else
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+class Supervisor:
+    def __init__(self, *, stop_timeout_seconds: float = 30.0, poll_seconds: float = 0.1, out: IO[str] | None = None):
+        self.children: list[Child] = []
+        self.stop_timeout_seconds = stop_timeout_seconds
+        self.poll_seconds = poll_seconds
+        self._out = out or sys.stdout
+        self._out_lock = threading.Lock()
+        self._stop_signals = 0
+        self._announcement: tuple[str, int, str] | None = None
+
+    def start(self, child: Child) -> Child:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # so lines arrive as they are logged
+        # process_group=0: a terminal's Ctrl-C goes to our group only; we decide how children stop.
+        child.process = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
+            child.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            process_group=0, env=env,
+        )  # fmt: skip
+        child.relay = threading.Thread(target=self._relay_output, args=(child,), daemon=True)
+        child.relay.start()
+        self.children.append(child)
+        return child
+
+    def say(self, text: str, name: str = "run") -> None:
+        with self._out_lock:
+            self._out.write(f"{name:<7}| {text}\n")
+            self._out.flush()
+
+    def announce_when_listening(self, host: str, port: int, message: str) -> None:
+        """Print `message` once something accepts connections at host:port (the web server is up)."""
+        self._announcement = (host, port, message)
+
+    def run(self) -> int:
+        """Wait until a child exits or a stop signal arrives, stop every child, return the exit status."""
+        with self._signals_handled():
+            exited = self._wait_for_exit_or_signal()
+            self.stop()
+        if exited is None:
+            return 0
+        status = exited.process.returncode
+        self.say(f"{exited.name} exited with status {status}; stopped the others.")
+        return status if status > 0 else 1  # exiting while meant to run is a failure, even with 0
+
+    def stop(self) -> None:
+        """SIGTERM the programs, wait, then the infrastructure; SIGKILL whatever outstays its time."""
+        self._stop_tier([c for c in self.children if not c.stop_last])
+        self._stop_tier([c for c in self.children if c.stop_last])
+
+    def wait_until(self, check: Callable[[], bool], child: Child, timeout_seconds: float) -> bool:
+        """Poll `check` until it holds; give up when `child` exits or time runs out."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline and not child.has_exited():
+            if check():
+                return True
+            time.sleep(self.poll_seconds)
+        return False
+
+    def _wait_for_exit_or_signal(self) -> Child | None:
+        while not self._stop_signals:
+            for child in self.children:
+                if child.has_exited():
+                    return child
+            self._announce_if_listening()
+            time.sleep(self.poll_seconds)
+        return None
+
+    def _stop_tier(self, tier: list[Child]) -> None:
+        # SIGTERM, not SIGINT: gunicorn takes SIGINT as "drop requests now", SIGTERM as graceful.
+        for child in tier:
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout_seconds
+        while self._stop_signals < 2 and time.monotonic() < deadline and not all(c.has_exited() for c in tier):
+            time.sleep(self.poll_seconds)  # a second Ctrl-C ends this wait
+        for child in tier:
+            if not child.has_exited():
+                self.say(f"{child.name} did not stop in time; killing it.")
+            child.kill_group()  # also clears leftovers of a leader that died first
+            child.process.wait()
+            child.relay.join(timeout=1.0)  # its last lines before our own
+
+    def _announce_if_listening(self) -> None:
+        if self._announcement is None:
+            return
+        host, port, message = self._announcement
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=self.poll_seconds):
+            self.say(message)
+            self._announcement = None
+
+    def _relay_output(self, child: Child) -> None:
+        # One prefixed stream, as honcho does, so web, worker and beat lines can be told apart.
+        with child.process.stdout as stream:
+            for line in stream:
+                self.say(line.decode(errors="replace").rstrip(), child.name)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._stop_signals += 1
+
+    @contextlib.contextmanager
+    def _signals_handled(self) -> Iterator[None]:
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def redis_answers(url: str, timeout_seconds: float = 1.0) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds)
+    try:
+        return bool(client.ping())
+    except (redis.AuthenticationError, redis.ResponseError):
+        return True  # a server is there, only it refuses us: starting another on its port cannot help
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def local_redis_argv(url: str, run_dir: Path) -> list[str] | None:
+    """The redis-server command serving `url` from this machine, or None if `url` is not local."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    if parts.scheme != "redis" or not (host in LOOPBACK_HOSTS or host.startswith("127.")):
+        return None
+    # "-::1": also IPv6 loopback when the machine has it, since "localhost" may resolve to either.
+    bind = ["127.0.0.1", "-::1"] if host == "localhost" else [host]
+    argv = ["redis-server"]
+    if parts.password:  # through a private file, not the command line that `ps` shows everyone
+        conf = run_dir / "redis.conf"
+        conf.touch(mode=0o600)
+        conf.chmod(0o600)
+        conf.write_text(f'requirepass "{unquote(parts.password)}"\n')
+        argv.append(str(conf))
+    # A scratch server: nothing saved, its log kept out of the way under .run/.
+    return [*argv, "--bind", *bind, "--port", str(parts.port or 6379), "--save", "", "--appendonly", "no",
+            "--dir", str(run_dir), "--logfile", str(run_dir / "redis.log")]  # fmt: skip
+
+
+def redacted_url(url: str) -> str:
+    """`url` without its password, fit for messages."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def browser_host(bind: str) -> str:
+    """The host to put in a URL for a server bound to `bind` (a wildcard means this machine)."""
+    host = "localhost" if bind in ("", "0.0.0.0", "::", "[::]") else bind.strip("[]")  # noqa: S104
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,121 @@
+"""Provisioning basics, integration types, deliveries, health and metrics."""
+
+from __future__ import annotations
+
+import pytest
+
+from contactpoints.models import ContactPoint, Delivery, Integration
+from integrations.registry import all_types
+
+pytestmark = pytest.mark.django_db
+
+PROVISIONING = "/api/v1/provisioning/contact-points"
+
+
+def test_integration_types_list_every_registered_type_with_fields(api, admin_token):
+    answer = api.get("/api/v1/integration-types", token=admin_token).json()
+    assert [t["type"] for t in answer] == list(all_types())
+    webhook = next(t for t in answer if t["type"] == "webhook")
+    url_field = next(f for f in webhook["fields"] if f["key"] == "url")
+    assert url_field["required"] is True and url_field["secret"] is False
+    assert {"key", "label", "kind", "required", "secret", "default", "choices", "help"} <= set(url_field)
+
+
+def test_create_update_delete_through_provisioning(api, admin_token):
+    body = {"name": "Ops Team", "type": "webhook", "settings": {"url": "http://127.0.0.1:9/", "password": "pw-s3cr3t-1"}}
+    created = api.post(PROVISIONING, body, token=admin_token)
+    assert created.status_code == 202, created.content
+    item = created.json()
+    assert item["name"] == "Ops Team" and item["provenance"] == "api"
+    assert item["settings"]["password"] == "[REDACTED]"
+    assert ContactPoint.objects.get(name="Ops Team").uid == "ops-team"
+
+    body["settings"] = {"url": "http://127.0.0.1:9/new", "password": "[REDACTED]"}
+    updated = api.put(f"{PROVISIONING}/{item['uid']}", body, token=admin_token)
+    assert updated.status_code == 202
+    integration = Integration.objects.get(uid=item["uid"])
+    assert integration.settings["url"] == "http://127.0.0.1:9/new"
+    assert integration.secure_settings == {"password": "pw-s3cr3t-1"}
+
+    assert api.delete(f"{PROVISIONING}/{item['uid']}", token=admin_token).status_code == 202
+    assert not ContactPoint.objects.filter(name="Ops Team").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"type": "webhook", "settings": {"url": "x"}}, "no name is set"),
+        ({"name": "a", "settings": {"url": "x"}}, "no type is set"),
+        ({"name": "a", "type": "webhook", "settings": {}}, "no settings are set"),
+        ({"name": "a", "type": "nope", "settings": {"a": 1}}, 'invalid integration type "nope"'),
+        ({"name": "a", "type": "webhook", "settings": {"httpMethod": "POST"}}, "required field 'url' is not specified"),
+        (
+            {"name": "a", "type": "slack", "settings": {"mentionChannel": "all", "url": "http://x"}},
+            'invalid value for mentionChannel: "all"',
+        ),
+    ],
+)
+def test_provisioning_validation_errors_are_grafanas_text(api, admin_token, body, message):
+    response = api.post(PROVISIONING, body, token=admin_token)
+    assert response.status_code == 400
+    assert response.json()["message"] == message
+
+
+def test_disable_provenance_header_leaves_it_editable(api, admin_token):
+    body = {"name": "UI", "type": "webhook", "settings": {"url": "http://127.0.0.1:9/"}}
+    response = api.post(PROVISIONING, body, token=admin_token, HTTP_X_DISABLE_PROVENANCE="true")
+    assert response.json()["provenance"] == ""
+
+
+def test_deliveries_list_filters_and_detail(api, admin_token, make_contact_point):
+    from contactpoints.intake import parse_intake
+    from contactpoints.services import accept_notification
+
+    contact_point = make_contact_point("D", [("webhook", {"url": "http://127.0.0.1:9/"})])
+    answer = accept_notification(contact_point, parse_intake({"title": "t", "message": "m"}, max_alerts=5))
+    listed = api.get("/api/v1/deliveries?status=pending&contact_point=d", token=admin_token).json()
+    assert listed["count"] == 1
+    delivery = listed["results"][0]
+    assert delivery["notification"] == answer["id"] and delivery["integration_type"] == "webhook"
+    assert api.get("/api/v1/deliveries?status=failed", token=admin_token).json()["count"] == 0
+    detail = api.get(f"/api/v1/deliveries/{delivery['id']}", token=admin_token).json()
+    assert detail["attempts_detail"] == []
+    retry = api.post(f"/api/v1/deliveries/{delivery['id']}/retry", {}, token=admin_token)
+    assert retry.status_code == 409
+    Delivery.objects.update(status="failed")
+    assert api.post(f"/api/v1/deliveries/{delivery['id']}/retry", {}, token=admin_token).status_code == 202
+
+
+def test_healthz_reports_database_and_redis(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+def test_healthz_answers_503_when_redis_is_down(client, settings):
+    from contactpoints.redis_client import get_redis
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    get_redis.cache_clear()
+    try:
+        response = client.get("/healthz")
+    finally:
+        get_redis.cache_clear()
+    assert response.status_code == 503
+    assert response.json()["redis"].startswith("failed")
+    assert response.json()["database"] == "ok"
+
+
+def test_metrics_count_notifications(client, api, intake_token, make_contact_point):
+    def received() -> float:
+        text = client.get("/metrics").content.decode()
+        line = next(x for x in text.splitlines() if x.startswith("contactpoints_notifications_received_total"))
+        return float(line.split()[-1])
+
+    contact_point = make_contact_point("M", [("webhook", {"url": "http://127.0.0.1:9/"})])
+    before = received()
+    api.post(f"/api/v1/intake/{contact_point.uid}", {"title": "t", "message": "m"}, token=intake_token)
+    assert received() == before + 1
+    text = client.get("/metrics").content.decode()
+    assert 'contactpoints_deliveries_queued{status="pending"}' in text
+    assert "# TYPE contactpoints_delivery_duration_seconds histogram" in text

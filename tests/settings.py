@@ -1,0 +1,14 @@
+"""Test settings: the project's settings with test keys, loopback allowed, fast retries."""
+
+import os
+
+os.environ.setdefault("ENCRYPTION_KEYS", "kLB4MZt0hJ3gmXfXUJgZ3JqF1s9Ce4iLRxKcVx2hW2k=")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("OUTBOUND_ALLOW_NETWORKS", "127.0.0.0/8")
+os.environ.setdefault("DELIVERY_RETRY_BASE_SECONDS", "0.2")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")  # apart from a local `make run`
+os.environ.setdefault("PUBLIC_URL", "http://localhost:8000")
+
+from project.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
