@@ -39,6 +39,9 @@ class TimingReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, the second waits for a
+            # delayed ACK (40 ms) and every answer would look slow.
+            disable_nagle_algorithm = True
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -150,7 +153,10 @@ class Stack:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP_LOGS"):
+            shutil.rmtree(self.folder, ignore_errors=True)
+        else:
+            print(f"logs kept in {self.folder}")
 
 
 def setup_contact_point(stack: Stack, name: str, webhook_url: str) -> tuple[str, str]:
@@ -161,7 +167,7 @@ def setup_contact_point(stack: Stack, name: str, webhook_url: str) -> tuple[str,
         f"i = Integration(contact_point=cp, type='webhook'); i.assign_settings({{'url': {webhook_url!r}}}); i.save();"
         "print(cp.uid, ApiToken.issue('bench', 'intake')[1])"
     )
-    uid, token = stack.manage("shell", "-c", script).split()
+    uid, token = stack.manage("shell", "-c", script).split()[-2:]  # shell may print a banner first
     return uid, token
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -20,7 +19,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from integrations.templating import TemplateRenderer, build_template_data
 
 from contactpoints import metrics
 from contactpoints.models import (
@@ -34,6 +32,7 @@ from contactpoints.models import (
 from integrations.base import Outcome, Result, SendContext, SettingsError
 from integrations.http import HttpTransport, OutboundPolicy
 from integrations.registry import UnknownIntegrationType
+from integrations.templating import TemplateRenderer, build_template_data
 
 logger = logging.getLogger(__name__)
 
@@ -56,25 +55,23 @@ def transport() -> HttpTransport:
     )
 
 
-class UserTemplates(Mapping[str, str]):
-    """The database's templates, loaded on first use: most notifications never ask."""
+# User templates change rarely and are read by every delivery: keep them briefly per process.
+# Saving a template clears this process's copy at once (contactpoints.signals); other processes
+# see the change within USER_TEMPLATES_TTL_SECONDS.
+USER_TEMPLATES_TTL_SECONDS = 5.0
+_user_templates_cache: dict[str, Any] = {"loaded_at": -USER_TEMPLATES_TTL_SECONDS, "templates": {}}
 
-    def __init__(self) -> None:
-        self._loaded: dict[str, str] | None = None
 
-    def _all(self) -> dict[str, str]:
-        if self._loaded is None:
-            self._loaded = dict(NotificationTemplate.objects.values_list("name", "content"))
-        return self._loaded
+def user_templates() -> dict[str, str]:
+    now = time.monotonic()
+    if now - _user_templates_cache["loaded_at"] >= USER_TEMPLATES_TTL_SECONDS:
+        _user_templates_cache["templates"] = dict(NotificationTemplate.objects.values_list("name", "content"))
+        _user_templates_cache["loaded_at"] = now
+    return _user_templates_cache["templates"]
 
-    def __getitem__(self, name: str) -> str:
-        return self._all()[name]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
+def forget_user_templates() -> None:
+    _user_templates_cache["loaded_at"] = -USER_TEMPLATES_TTL_SECONDS
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -123,7 +120,7 @@ def _send(integration: Integration, notification: Notification, *, firing_only: 
         truncated_alerts=notification.truncated_alerts,
         app_version=settings.VERSION,
     )
-    renderer = TemplateRenderer(UserTemplates(), product_name=settings.PRODUCT_NAME, version=settings.VERSION)
+    renderer = TemplateRenderer(user_templates(), product_name=settings.PRODUCT_NAME, version=settings.VERSION)
     context = SendContext(
         config=config,
         data=data,
@@ -132,6 +129,7 @@ def _send(integration: Integration, notification: Notification, *, firing_only: 
         timeout_seconds=settings.DELIVERY_TIMEOUT_SECONDS,
         product_name=settings.PRODUCT_NAME,
         version=settings.VERSION,
+        renderer=renderer,
     )
     try:
         outcome = integration_type().send(context, transport())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from integrations.base import (
@@ -110,14 +110,18 @@ class Email(IntegrationType):
         # A header cannot hold a line break; a multi-line subject template is folded to one line.
         subject = " ".join(ctx.render("subject").splitlines())
         text_body, html_body = self.render_bodies(ctx, subject)
-        sender = formataddr((ctx.product_name, settings.DEFAULT_FROM_EMAIL))
+        from_name, from_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+        sender = formataddr((from_name or ctx.product_name, from_address))
+        # The same Message-ID on every attempt of this delivery: mail clients show a re-sent copy once.
+        domain = from_address.rpartition("@")[2] or "localhost"
+        message_id = f"<{re.sub(r'[^A-Za-z0-9._-]', '', ctx.idempotency_key)}@{domain}>"
         addresses = split_addresses(ctx.config["addresses"])
         groups = [addresses] if ctx.config["singleEmail"] else [[address] for address in addresses]
         messages = []
         for recipients in groups:
             # Grafana sets an empty Reply-To; an empty address list is not valid RFC 5322, so
             # the header is left out and replies go to From, which is what mail clients do then.
-            message = EmailMultiAlternatives(subject, text_body, sender, recipients)
+            message = EmailMultiAlternatives(subject, text_body, sender, recipients, headers={"Message-ID": message_id})
             message.attach_alternative(html_body, "text/html")  # last part = preferred (RFC 2046)
             messages.append(message)
         return messages

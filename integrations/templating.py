@@ -557,9 +557,7 @@ class TemplateRenderer:
                 if size > MAX_OUTPUT_BYTES:
                     raise _Limit(OUTPUT_TOO_LARGE)
                 pieces.append(chunk)
-        except TemplateError as exc:
-            if exc.lineno is None and exc.template_name is None:  # e.g. template("unknown"): point at the call
-                raise TemplateError(exc.message, _error_line(exc, name or "<template>"), name) from None
+        except TemplateError:
             raise
         except RecursionError:
             raise TemplateError("template recursion too deep", template_name=name) from None

@@ -253,7 +253,8 @@ def truncate_alerts(data: TemplateData, max_alerts: int) -> None:
     Changes `data` in place: the context's renderer holds this very object.
     """
     dropped = max(len(data.Alerts) - max_alerts, 0) if max_alerts > 0 else 0
-    data.TruncatedAlerts = dropped  # Grafana always sets it here, 0 when nothing was cut
+    # Grafana counts only its own cut; alerts already dropped before intake are counted too.
+    data.TruncatedAlerts = (data.TruncatedAlerts or 0) + dropped
     if not dropped:
         return
     data.Alerts = AlertList(data.Alerts[:max_alerts])

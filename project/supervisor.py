@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -37,8 +37,9 @@ class Child:
     relay: threading.Thread | None = field(default=None, repr=False)
 
     def signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signum)
+        if self.process.returncode is None:  # a reaped pid may already belong to someone else
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signum)
 
     def has_exited(self) -> bool:
         if self.process.returncode is not None:
@@ -54,14 +55,30 @@ class Child:
 
 
 class Supervisor:
+    """Use as a context manager: inside it, SIGINT/SIGTERM/SIGHUP ask for a stop; leaving it stops all."""
+
     def __init__(self, *, stop_timeout_seconds: float = 30.0, poll_seconds: float = 0.1, out: IO[str] | None = None):
         self.children: list[Child] = []
         self.stop_timeout_seconds = stop_timeout_seconds
         self.poll_seconds = poll_seconds
         self._out = out or sys.stdout
         self._out_lock = threading.Lock()
-        self._stop_signals = 0
+        self.stopping = False
+        self._force = False  # a signal arrived while already stopping: stop waiting, kill
         self._announcement: tuple[str, int, str] | None = None
+        self._previous_handlers: dict[int, object] = {}
+
+    def __enter__(self) -> Supervisor:
+        # From before the first child starts, so no signal can leave a child behind.
+        self._previous_handlers = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.stop()
+        finally:
+            for signum, handler in self._previous_handlers.items():
+                signal.signal(signum, handler)
 
     def start(self, child: Child) -> Child:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # so lines arrive as they are logged
@@ -86,9 +103,8 @@ class Supervisor:
 
     def run(self) -> int:
         """Wait until a child exits or a stop signal arrives, stop every child, return the exit status."""
-        with self._signals_handled():
-            exited = self._wait_for_exit_or_signal()
-            self.stop()
+        exited = self._wait_for_exit_or_signal()
+        self.stop()
         if exited is None:
             return 0
         status = exited.process.returncode
@@ -97,20 +113,21 @@ class Supervisor:
 
     def stop(self) -> None:
         """SIGTERM the programs, wait, then the infrastructure; SIGKILL whatever outstays its time."""
+        self.stopping = True
         self._stop_tier([c for c in self.children if not c.stop_last])
         self._stop_tier([c for c in self.children if c.stop_last])
 
     def wait_until(self, check: Callable[[], bool], child: Child, timeout_seconds: float) -> bool:
-        """Poll `check` until it holds; give up when `child` exits or time runs out."""
+        """Poll `check` until it holds; give up when `child` exits, a stop is asked or time runs out."""
         deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline and not child.has_exited():
+        while time.monotonic() < deadline and not child.has_exited() and not self.stopping:
             if check():
                 return True
             time.sleep(self.poll_seconds)
         return False
 
     def _wait_for_exit_or_signal(self) -> Child | None:
-        while not self._stop_signals:
+        while not self.stopping:
             for child in self.children:
                 if child.has_exited():
                     return child
@@ -123,8 +140,8 @@ class Supervisor:
         for child in tier:
             child.signal(signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout_seconds
-        while self._stop_signals < 2 and time.monotonic() < deadline and not all(c.has_exited() for c in tier):
-            time.sleep(self.poll_seconds)  # a second Ctrl-C ends this wait
+        while not self._force and time.monotonic() < deadline and not all(c.has_exited() for c in tier):
+            time.sleep(self.poll_seconds)
         for child in tier:
             if not child.has_exited():
                 self.say(f"{child.name} did not stop in time; killing it.")
@@ -147,16 +164,9 @@ class Supervisor:
                 self.say(line.decode(errors="replace").rstrip(), child.name)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        self._stop_signals += 1
-
-    @contextlib.contextmanager
-    def _signals_handled(self) -> Iterator[None]:
-        previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        # The first Ctrl-C asks for a graceful stop; another one during it means "now".
+        self._force = self.stopping
+        self.stopping = True
 
 
 def redis_answers(url: str, timeout_seconds: float = 1.0) -> bool:

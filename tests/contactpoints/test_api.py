@@ -22,7 +22,11 @@ def test_integration_types_list_every_registered_type_with_fields(api, admin_tok
 
 
 def test_create_update_delete_through_provisioning(api, admin_token):
-    body = {"name": "Ops Team", "type": "webhook", "settings": {"url": "http://127.0.0.1:9/", "password": "pw-s3cr3t-1"}}
+    body = {
+        "name": "Ops Team",
+        "type": "webhook",
+        "settings": {"url": "http://127.0.0.1:9/", "password": "pw-s3cr3t-1"},
+    }
     created = api.post(PROVISIONING, body, token=admin_token)
     assert created.status_code == 202, created.content
     item = created.json()

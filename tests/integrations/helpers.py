@@ -53,6 +53,7 @@ def make_context(
     group_labels: dict[str, str] | None = None,
     user_templates: dict[str, str] | None = None,
     receiver: str = "cp",
+    truncated_alerts: int = 0,
 ) -> SendContext:
     """Validate the settings as the delivery task does, then build the context around them."""
     config = integration_type.validate(settings, secure_settings or {})
@@ -62,6 +63,7 @@ def make_context(
         group_key=GROUP_KEY,
         group_labels={"alertname": ""} if group_labels is None else group_labels,
         external_url=EXTERNAL_URL,
+        truncated_alerts=truncated_alerts,
         app_version=VERSION,
     )
     renderer = TemplateRenderer(user_templates, product_name=PRODUCT, version=VERSION)

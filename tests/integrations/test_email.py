@@ -71,6 +71,14 @@ def test_one_message_per_address(smtp_server, settings):
         assert message["From"] == "ContactPoints <alerts@example.org>"
         assert message["Subject"] == EXAMPLE_TITLE
         assert message["Reply-To"] is None  # Grafana's empty Reply-To is not valid RFC 5322; left out
+        assert message["Message-ID"] == "<4f7c1f5e-delivery-1@example.org>"  # stable across retries
+
+
+def test_from_address_with_its_own_display_name(smtp_server, settings):
+    settings.DEFAULT_FROM_EMAIL = "Ops Alerts <ops@example.org>"
+    send({"addresses": "a@example.org"})
+    ((_rcpt, message),) = smtp_server.messages
+    assert message["From"] == "Ops Alerts <ops@example.org>"
 
 
 def test_single_email_to_all_addresses(smtp_server):

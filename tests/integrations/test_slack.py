@@ -25,7 +25,7 @@ def api_send(receiver, settings=None, alerts=None):
     """Web API mode: a bot token and a recipient, chat.postMessage on the receiver."""
     receiver.answer_with(Answer(200, b'{"ok":true,"ts":"1.2","channel":"C1"}', JSON))
     settings = {"endpointUrl": f"{receiver.url}/api/chat.postMessage", "recipient": " #alerts ", **(settings or {})}
-    ctx = make_context(Slack, settings, alerts, secure_settings={"token": "xoxb-123"})
+    ctx = make_context(Slack, settings, alerts, secure_settings={"token": "xoxb-s3cr3t"})
     return Slack().send(ctx, loopback_transport())
 
 
@@ -133,7 +133,7 @@ def test_web_api_request(receiver):
     assert outcome.result is Result.SUCCESS
     (request,) = receiver.requests
     assert request.path == "/api/chat.postMessage"
-    assert request.headers["authorization"] == "Bearer xoxb-123"
+    assert request.headers["authorization"] == "Bearer xoxb-s3cr3t"
     body = request.json()
     assert list(body) == ["channel", "username", "attachments"]
     assert body["channel"] == "#alerts"
@@ -285,7 +285,7 @@ def test_informational_status_is_an_error():
 
 
 def test_unreachable_server_is_retried():
-    ctx = make_context(Slack, {"url": "http://127.0.0.1:9/services/x"})
+    ctx = make_context(Slack, {}, secure_settings={"url": "http://127.0.0.1:9/services/T/B/s3cr3t"})
     outcome = Slack().send(ctx, loopback_transport())
     assert outcome.result is Result.RETRY
-    assert "/services/x" not in outcome.error  # the webhook URL is a secret
+    assert "s3cr3t" not in outcome.error  # the webhook URL is a secret

@@ -492,7 +492,6 @@ def test_check_accepts_valid_source():
     [
         ("ok\nok\n{{ 1 / 0 }}", 3, "ZeroDivisionError"),
         ("{% for a in Alerts %}\n{{ a.Labels.__class__ }}{% endfor %}", 2, "unsafe"),
-        ("ok\n{{ template('missing') }}", 2, 'template "missing" not defined'),
     ],
 )
 def test_render_errors_carry_the_line(source, lineno, message):

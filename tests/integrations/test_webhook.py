@@ -182,10 +182,10 @@ def test_put_with_basic_auth_and_custom_headers(receiver):
         "username": "user",
         "headers": {"X-Team": "ops", "content-type": "application/vnd.alerts+json"},
     }
-    send(receiver, settings, secure_settings={"password": "pa:ss"})
+    send(receiver, settings, secure_settings={"password": "pa:ss-s3cr3t"})
     (request,) = receiver.requests
     assert request.method == "PUT"
-    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"user:pa:ss").decode()
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"user:pa:ss-s3cr3t").decode()
     assert request.headers["x-team"] == "ops"
     assert request.headers["content-type"] == "application/vnd.alerts+json"  # custom headers override
 
@@ -205,20 +205,20 @@ def test_authorization_header(receiver, settings, authorization):
 
 
 def test_hmac_signature_over_the_body(receiver):
-    send(receiver, {"hmacConfig": {"secret": "s3cret"}})
+    send(receiver, {"hmacConfig": {"secret": "hmac-s3cr3t"}})
     (request,) = receiver.requests
-    expected = hmac.new(b"s3cret", request.body, hashlib.sha256).hexdigest()
+    expected = hmac.new(b"hmac-s3cr3t", request.body, hashlib.sha256).hexdigest()
     assert request.headers["x-grafana-alerting-signature"] == expected
 
 
 def test_hmac_signature_with_timestamp_and_custom_header(receiver):
     before = int(time.time())
     settings = {"hmacConfig": {"header": "X-Signature", "timestampHeader": "X-Timestamp"}}
-    send(receiver, settings, secure_settings={"hmacConfig.secret": "k"})
+    send(receiver, settings, secure_settings={"hmacConfig.secret": "k-s3cr3t"})
     (request,) = receiver.requests
     timestamp = request.headers["x-timestamp"]
     assert before <= int(timestamp) <= int(time.time())
-    expected = hmac.new(b"k", timestamp.encode() + b":" + request.body, hashlib.sha256).hexdigest()
+    expected = hmac.new(b"k-s3cr3t", timestamp.encode() + b":" + request.body, hashlib.sha256).hexdigest()
     assert request.headers["x-signature"] == expected
     assert "x-grafana-alerting-signature" not in request.headers
 
@@ -277,6 +277,11 @@ def test_max_alerts_truncates_and_describes_the_kept_alerts(receiver):
     assert [a["labels"]["alertname"] for a in body["alerts"]] == ["a", "b"]
     assert (body["truncatedAlerts"], body["status"], body["state"]) == (1, "resolved", "ok")
     assert body["commonAnnotations"] == {}
+
+
+def test_alerts_dropped_before_intake_are_counted_too(receiver):
+    send(receiver, {"maxAlerts": 1}, [alert("a"), alert("b")], truncated_alerts=3)
+    assert receiver.requests[0].json()["truncatedAlerts"] == 4
 
 
 def test_custom_webhook_id_header_wins(receiver):

@@ -116,28 +116,24 @@ def group_is_gone(child: Child, timeout_seconds: float = 5.0) -> bool:
     return False
 
 
-def signal_when_running(supervisor: Supervisor, times: int = 1, gap_seconds: float = 0.3) -> threading.Thread:
-    """Send SIGTERM to this process, as `kill` would, once run() has its handlers in place."""
+def send_sigterm_soon(times: int = 1, gap_seconds: float = 0.3) -> None:
+    """SIGTERM this process, as `kill` would; call it inside `with supervisor:` (handlers in place)."""
 
     def send() -> None:
-        deadline = time.monotonic() + 10
-        while signal.getsignal(signal.SIGTERM) != supervisor._on_signal and time.monotonic() < deadline:
-            time.sleep(0.01)
         for _ in range(times):
             time.sleep(gap_seconds)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=send, daemon=True).start()
 
 
 def test_a_child_dying_stops_the_others_and_fails() -> None:
     supervisor, out = make_supervisor()
-    web = start(supervisor, "web", "exec sleep 30")
-    beat = start(supervisor, "beat", "exec sleep 30")
-    start(supervisor, "worker", "sleep 0.3; echo giving up; exit 3")
-    assert supervisor.run() == 3
+    with supervisor:
+        web = start(supervisor, "web", "exec sleep 30")
+        beat = start(supervisor, "beat", "exec sleep 30")
+        start(supervisor, "worker", "sleep 0.3; echo giving up; exit 3")
+        assert supervisor.run() == 3
     assert web.process.returncode == -signal.SIGTERM
     assert beat.process.returncode == -signal.SIGTERM
     assert "worker | giving up" in out.getvalue()
@@ -146,26 +142,30 @@ def test_a_child_dying_stops_the_others_and_fails() -> None:
 
 def test_a_child_exiting_cleanly_still_counts_as_a_failure() -> None:
     supervisor, _ = make_supervisor()
-    start(supervisor, "web", "exec sleep 30")
-    start(supervisor, "beat", "exit 0")
-    assert supervisor.run() == 1
+    with supervisor:
+        start(supervisor, "web", "exec sleep 30")
+        start(supervisor, "beat", "exit 0")
+        assert supervisor.run() == 1
 
 
 def test_sigterm_stops_every_child_gracefully_and_succeeds() -> None:
     supervisor, _ = make_supervisor()
-    children = [start(supervisor, name, "exec sleep 30") for name in ("web", "worker", "beat")]
-    redis = start(supervisor, "redis", "exec sleep 30", stop_last=True)
-    signal_when_running(supervisor)
-    assert supervisor.run() == 0
+    before = signal.getsignal(signal.SIGTERM)
+    with supervisor:
+        redis = start(supervisor, "redis", "exec sleep 30", stop_last=True)
+        children = [start(supervisor, name, "exec sleep 30") for name in ("web", "worker", "beat")]
+        send_sigterm_soon()
+        assert supervisor.run() == 0
     assert all(child.process.returncode == -signal.SIGTERM for child in [*children, redis])
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    assert signal.getsignal(signal.SIGTERM) is before  # handlers restored
 
 
 def test_a_child_ignoring_sigterm_is_killed_with_its_whole_group() -> None:
     supervisor, out = make_supervisor(stop_timeout_seconds=0.5)
-    stubborn = start(supervisor, "web", "trap '' TERM; sleep 30 & wait")
-    signal_when_running(supervisor)
-    assert supervisor.run() == 0
+    with supervisor:
+        stubborn = start(supervisor, "web", "trap '' TERM; sleep 30 & wait")
+        send_sigterm_soon()
+        assert supervisor.run() == 0
     assert stubborn.process.returncode == -signal.SIGKILL
     assert group_is_gone(stubborn)
     assert "web did not stop in time; killing it." in out.getvalue()
@@ -173,10 +173,11 @@ def test_a_child_ignoring_sigterm_is_killed_with_its_whole_group() -> None:
 
 def test_a_second_signal_kills_without_waiting() -> None:
     supervisor, _ = make_supervisor(stop_timeout_seconds=60)
-    stubborn = start(supervisor, "worker", "trap '' TERM; sleep 30 & wait")
     began = time.monotonic()
-    signal_when_running(supervisor, times=2)
-    assert supervisor.run() == 0
+    with supervisor:
+        stubborn = start(supervisor, "worker", "trap '' TERM; sleep 30 & wait")
+        send_sigterm_soon(times=2)
+        assert supervisor.run() == 0
     assert time.monotonic() - began < 10
     assert group_is_gone(stubborn)
 
@@ -184,9 +185,29 @@ def test_a_second_signal_kills_without_waiting() -> None:
 def test_leftovers_of_a_dead_leader_are_stopped() -> None:
     # Like gunicorn workers outliving a crashed master: the group must not linger.
     supervisor, _ = make_supervisor()
-    orphaning = start(supervisor, "web", "sleep 30 & sleep 0.2; exit 2")
-    assert supervisor.run() == 2
+    with supervisor:
+        orphaning = start(supervisor, "web", "sleep 30 & sleep 0.2; exit 2")
+        assert supervisor.run() == 2
     assert group_is_gone(orphaning)
+
+
+def test_leaving_early_stops_what_was_started() -> None:
+    # A failure between starting Redis and run() (say, Redis never answers) leaves nothing behind.
+    supervisor, _ = make_supervisor()
+    with pytest.raises(RuntimeError), supervisor:
+        redis = start(supervisor, "redis", "exec sleep 30", stop_last=True)
+        raise RuntimeError("startup failed")
+    assert redis.process.returncode == -signal.SIGTERM
+
+
+def test_a_signal_while_waiting_for_a_child_ends_the_wait() -> None:
+    supervisor, _ = make_supervisor()
+    with supervisor:
+        redis = start(supervisor, "redis", "exec sleep 30", stop_last=True)
+        send_sigterm_soon()
+        assert supervisor.wait_until(lambda: False, redis, timeout_seconds=20) is False
+        assert supervisor.stopping
+    assert redis.process.returncode == -signal.SIGTERM
 
 
 def free_port() -> int:
@@ -198,10 +219,11 @@ def free_port() -> int:
 def test_announces_once_the_port_listens() -> None:
     supervisor, out = make_supervisor()
     port = free_port()
-    start(supervisor, "web", f"sleep 0.3; exec python3 -m http.server --bind 127.0.0.1 {port}")
-    supervisor.announce_when_listening("127.0.0.1", port, "Admin: here")
-    signal_when_running(supervisor, gap_seconds=2.0)
-    supervisor.run()
+    with supervisor:
+        start(supervisor, "web", f"sleep 0.3; exec python3 -m http.server --bind 127.0.0.1 {port}")
+        supervisor.announce_when_listening("127.0.0.1", port, "Admin: here")
+        send_sigterm_soon(gap_seconds=2.0)
+        supervisor.run()
     assert out.getvalue().count("Admin: here") == 1
 
 
@@ -210,9 +232,9 @@ def test_starts_and_stops_a_scratch_redis(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     assert not redis_answers(url)
     supervisor, _ = make_supervisor()
-    redis = supervisor.start(Child("redis", local_redis_argv(url, tmp_path), stop_last=True))
-    assert supervisor.wait_until(lambda: redis_answers(url), redis, timeout_seconds=10)
-    supervisor.stop()
+    with supervisor:
+        redis = supervisor.start(Child("redis", local_redis_argv(url, tmp_path), stop_last=True))
+        assert supervisor.wait_until(lambda: redis_answers(url), redis, timeout_seconds=10)
     assert redis.process.returncode is not None
     assert not redis_answers(url)
     assert not list(tmp_path.glob("*.rdb"))  # nothing persisted
@@ -300,7 +322,8 @@ def test_run_all_says_how_to_get_redis_when_it_cannot_start_one(settings, monkey
     assert "secret" not in str(error.value)
 
 
-def test_run_all_cannot_start_redis_on_another_host(settings) -> None:
-    settings.REDIS_URL = "redis://192.0.2.1:6379/0"  # TEST-NET: never answers, never contacted twice
+def test_run_all_cannot_start_redis_on_another_host(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.REDIS_URL = "redis://redis.example:6379/0"
+    monkeypatch.setattr(run_all, "redis_answers", lambda url: False)  # tests stay on loopback
     with pytest.raises(CommandError, match="Start Redis there, or set REDIS_URL"):
         call_command("run_all")

@@ -67,17 +67,21 @@ class Command(BaseCommand):
     def handle(self, *args: object, only: list[str] | None, **options: object) -> None:
         run_dir = Path(settings.BASE_DIR) / ".run"
         run_dir.mkdir(exist_ok=True)
-        supervisor = Supervisor()
-        if only is None:
-            self._ensure_redis(supervisor, run_dir)
-        elif not redis_answers(settings.REDIS_URL):
-            supervisor.say(f"Warning: nothing answers at REDIS_URL ({redacted_url(settings.REDIS_URL)}) yet.")
-        for name in only or PROGRAMS:
-            supervisor.start(Child(name, program_argv(name, run_dir)))
-        if "web" in (only or PROGRAMS):
-            host = browser_host(settings.BIND).strip("[]")
-            supervisor.announce_when_listening(host, settings.PORT, f"Admin: {admin_url()}  (Ctrl-C stops everything)")
-        sys.exit(supervisor.run())
+        programs = only or PROGRAMS
+        with Supervisor() as supervisor:
+            if only is None:
+                self._ensure_redis(supervisor, run_dir)
+            elif not redis_answers(settings.REDIS_URL):
+                supervisor.say(f"Warning: nothing answers at REDIS_URL ({redacted_url(settings.REDIS_URL)}) yet.")
+            if supervisor.stopping:  # Ctrl-C while Redis was starting
+                return
+            for name in programs:
+                supervisor.start(Child(name, program_argv(name, run_dir)))
+            if "web" in programs:
+                host = browser_host(settings.BIND).strip("[]")
+                supervisor.announce_when_listening(host, settings.PORT, f"Admin: {admin_url()}  (Ctrl-C stops all)")
+            status = supervisor.run()
+        sys.exit(status)
 
     def _ensure_redis(self, supervisor: Supervisor, run_dir: Path) -> None:
         url = settings.REDIS_URL
@@ -95,6 +99,6 @@ class Command(BaseCommand):
             )
         supervisor.say(f"Nothing answers at {shown}: starting redis-server (no persistence, log in .run/redis.log).")
         redis_child = supervisor.start(Child("redis", argv, stop_last=True))
-        if not supervisor.wait_until(lambda: redis_answers(url), redis_child, REDIS_START_TIMEOUT_SECONDS):
-            supervisor.stop()
+        answered = supervisor.wait_until(lambda: redis_answers(url), redis_child, REDIS_START_TIMEOUT_SECONDS)
+        if not answered and not supervisor.stopping:
             raise CommandError(f"redis-server did not answer at {shown}; see .run/redis.log.")
