@@ -2,6 +2,8 @@
 
 import os
 
+# The end-to-end tests share the test database with a worker process: PostgreSQL, not SQLite.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("ENCRYPTION_KEYS", "kLB4MZt0hJ3gmXfXUJgZ3JqF1s9Ce4iLRxKcVx2hW2k=")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("OUTBOUND_ALLOW_NETWORKS", "127.0.0.0/8")
