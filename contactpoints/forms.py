@@ -10,17 +10,8 @@ from django import forms
 from django.utils.html import escape
 
 from contactpoints.models import ApiToken, Integration, NotificationTemplate
-from integrations.base import (
-    Field,
-    IntegrationType,
-    Kind,
-    SettingsError,
-    as_bool,
-    get_path,
-    is_blank,
-    pop_path,
-    set_path,
-)
+from integrations.base import Field, IntegrationType, Kind, SettingsError
+from integrations.values import as_bool, get_path, is_blank, pop_path, set_path
 
 HELP_WHEN_SET = "Set; leave blank to keep."
 HELP_WHEN_UNSET = "Not set."

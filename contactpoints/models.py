@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from contactpoints.fields import EncryptedJSONField
-from integrations.base import get_path, set_path
 from integrations.registry import UnknownIntegrationType, get_type
+from integrations.values import get_path, set_path
 
 UID_MAX_LENGTH = 40
 

@@ -17,10 +17,8 @@ from integrations.base import (
     OutgoingRequest,
     SendContext,
     SettingsError,
-    go_json,
-    go_quote,
-    trunc_runes,
 )
+from integrations.values import go_json, go_quote, trunc_runes
 
 API_URL = "https://slack.com/api/chat.postMessage"
 # The spec's footer icon; only a URL string that Slack fetches, kept so messages look as documented.

@@ -17,10 +17,8 @@ from integrations.base import (
     SendContext,
     SettingsError,
     TlsOptions,
-    as_int,
-    go_json,
-    go_quote_list,
 )
+from integrations.values import as_int, go_json, go_quote_list
 
 NOOP_URL = "grafana://noop"  # renders everything, sends nothing (Grafana's test sink)
 DEFAULT_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"

@@ -14,7 +14,8 @@ from django.utils.text import Truncator
 
 from contactpoints.models import Integration
 from integrations import registry
-from integrations.base import Kind, get_path
+from integrations.base import Kind
+from integrations.values import get_path
 
 SHORT_TEXT_CHARS = 80
 

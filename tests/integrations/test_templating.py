@@ -8,9 +8,10 @@ import time
 import pytest
 
 from integrations import templating
-from integrations.alertdata import KV, fingerprint, go_float_text
-from integrations.base import sha256_hex
+from integrations.alertdata import KV, fingerprint
+from integrations.goformat import go_float_text
 from integrations.templating import TemplateError, TemplateRenderer, build_template_data, rule_url
+from integrations.values import sha256_hex
 
 EXTERNAL_URL = "http://localhost"
 SILENCE_1 = "http://localhost/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Dalert1&matcher=lbl1%3Dval1"
