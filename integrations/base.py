@@ -234,6 +234,8 @@ class IntegrationType:
     aliases: ClassVar[tuple[str, ...]] = ()
     deprecated: ClassVar[bool] = False
     can_create: ClassVar[bool] = True
+    # Settings that validate, as a user would write them (catalogue, docs, the contract test).
+    example: ClassVar[dict[str, Any]] = {}
 
     # -- declaration-derived ----------------------------------------------------------
 
@@ -257,6 +259,7 @@ class IntegrationType:
             "deprecated": cls.deprecated,
             "canCreate": cls.can_create,
             "fields": [f.describe() for f in cls.fields],
+            "example": cls.example,
         }
 
     @classmethod

@@ -65,6 +65,7 @@ class Email(IntegrationType):
     type = "email"
     label = "Email"
     description = "Sends an email (HTML and plain text) through the server's SMTP relay."
+    example = {"addresses": "oncall@example.com;lead@example.com", "singleEmail": False}
     fields = (
         Field(
             "addresses",

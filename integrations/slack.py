@@ -65,6 +65,7 @@ class Slack(IntegrationType):
     type = "slack"
     label = "Slack"
     description = "Posts a message to a Slack channel with a bot token or through an incoming webhook."
+    example = {"recipient": "#alerts", "token": "xoxb-example-token"}
     fields = (
         Field(
             "recipient",

@@ -73,6 +73,7 @@ class Webhook(IntegrationType):
     type = "webhook"
     label = "Webhook"
     description = "Sends an HTTP request with the notification as JSON (or a custom templated payload)."
+    example = {"url": "https://example.com/alerts", "httpMethod": "POST"}
     fields = (
         Field(
             "url",
