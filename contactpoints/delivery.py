@@ -130,6 +130,7 @@ def _send(integration: Integration, notification: Notification, *, firing_only: 
         product_name=settings.PRODUCT_NAME,
         version=settings.VERSION,
         renderer=renderer,
+        raw_alerts=alerts,
     )
     try:
         outcome = integration_type().send(context, transport())

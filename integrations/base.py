@@ -185,6 +185,9 @@ class SendContext:
     # The TemplateRenderer behind render_template, for types that render more than one text
     # against `data` (email's HTML and plain-text bodies with their extra variables).
     renderer: Any = None
+    # The stored alerts behind `data`, untouched: private labels and real end times kept
+    # (prometheus-alertmanager forwards them as they came in).
+    raw_alerts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def dedup_key(self) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from integrations.base import IntegrationType
 
@@ -49,3 +51,43 @@ def get_type(name: str) -> type[IntegrationType]:
         if folded == cls.type.casefold() or folded in (alias.casefold() for alias in cls.aliases):
             return cls
     raise UnknownIntegrationType(f"unknown integration type {name!r}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A provider reached through another type: the picker offers it with settings pre-filled."""
+
+    key: str
+    type: str
+    label: str
+    description: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    help: dict[str, str] = field(default_factory=dict)  # field key → help replacing the type's
+
+    def describe(self) -> dict[str, Any]:
+        base = get_type(self.type).describe()
+        fields = [
+            {**f, "help": self.help.get(f["key"], f["help"]), "default": self.settings.get(f["key"], f["default"])}
+            for f in base["fields"]
+        ]
+        return {**base, "preset": self.key, "label": self.label, "description": self.description, "fields": fields}
+
+
+# Zenduty has no type of its own: Grafana delivers to it with the native webhook (spec §4.20).
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        key="zenduty",
+        type="webhook",
+        label="Zenduty",
+        description="Creates and resolves Zenduty incidents through a webhook to Zenduty's Grafana integration.",
+        settings={"httpMethod": "POST"},
+        help={
+            "url": "The webhook URL Zenduty shows when you add a Grafana integration to a service "
+            "(Zenduty: Services → your service → Integrations → Add → Grafana).",
+        },
+    ),
+)
+
+
+def get_preset(key: str) -> Preset | None:
+    return next((preset for preset in PRESETS if preset.key == key), None)

@@ -32,6 +32,19 @@ def lookup_type(name: str) -> type[IntegrationType] | None:
         return None
 
 
+def with_preset_help(form_class: type[IntegrationForm], preset: registry.Preset) -> type[IntegrationForm]:
+    """The form with the preset's help texts (set per instance: form fields are shared by classes)."""
+
+    class PresetForm(form_class):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            for key, text in preset.help.items():
+                if key in self.fields:
+                    self.fields[key].help_text = text
+
+    return PresetForm
+
+
 def is_managed(obj: Integration | None) -> bool:
     return obj is not None and obj.provenance in MANAGED_PROVENANCES
 
@@ -128,7 +141,19 @@ class IntegrationAdmin(admin.ModelAdmin):
         integration_type = self.integration_type_for(request, obj)
         if integration_type is not None and self._editable(request, obj):
             kwargs["form"] = integration_form_class(integration_type)
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        preset = self._preset(request, obj, integration_type)
+        return with_preset_help(form, preset) if preset else form
+
+    @staticmethod
+    def _preset(request: HttpRequest, obj: Integration | None, integration_type) -> registry.Preset | None:
+        preset = registry.get_preset(request.GET.get("preset", "")) if obj is None else None
+        return preset if preset and integration_type and preset.type == integration_type.type else None
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        preset = self._preset(request, None, lookup_type(request.GET.get("type", "")))
+        return {**preset.settings, **initial} if preset else initial
 
     # -- adding: pick a type first ---------------------------------------------------------
 
@@ -142,7 +167,9 @@ class IntegrationAdmin(admin.ModelAdmin):
                 request, f"Cannot add an integration of type “{type_name}”: pick one below.", messages.ERROR
             )
             return HttpResponseRedirect(self._picker_url(request))
-        extra_context = {**(extra_context or {}), "title": f"Add {integration_type.label} integration"}
+        preset = self._preset(request, None, integration_type)
+        label = preset.label if preset else integration_type.label
+        extra_context = {**(extra_context or {}), "title": f"Add {label} integration"}
         return super().add_view(request, form_url, extra_context)
 
     def _picker_url(self, request: HttpRequest) -> str:
@@ -159,11 +186,21 @@ class IntegrationAdmin(admin.ModelAdmin):
                 "label": cls.label,
                 "description": cls.description,
                 "deprecated": cls.deprecated,
-                "url": "?" + urlencode({"type": cls.type, **carried}),
+                # A deprecated type that can no longer be created is listed, without a link.
+                "url": "?" + urlencode({"type": cls.type, **carried}) if cls.can_create else "",
             }
             for cls in registry.all_types().values()
-            if cls.can_create
         ]
+        types += [
+            {
+                "label": preset.label,
+                "description": f"{preset.description} (a {registry.get_type(preset.type).label} integration)",
+                "deprecated": False,
+                "url": "?" + urlencode({"type": preset.type, "preset": preset.key, **carried}),
+            }
+            for preset in registry.PRESETS
+        ]
+        types.sort(key=lambda entry: entry["label"].casefold())
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -14,7 +14,7 @@ from contactpoints.api.errors import error_response
 from contactpoints.api.serializers import DeliveryDetailSerializer, DeliverySerializer
 from contactpoints.models import Delivery, DeliveryStatus
 from contactpoints.redis_client import REDIS_ERRORS, get_redis
-from integrations.registry import all_types
+from integrations.registry import PRESETS, all_types
 
 
 class DeliveryList(generics.ListAPIView):
@@ -51,7 +51,8 @@ def retry_delivery(request, pk):
 
 @api_view(["GET"])
 def integration_types(request):
-    return Response([cls.describe() for cls in all_types().values()])
+    """Every type with its fields, then the presets (types offered under a provider's name)."""
+    return Response([cls.describe() for cls in all_types().values()] + [preset.describe() for preset in PRESETS])
 
 
 def healthz(request):

@@ -100,7 +100,8 @@ def test_type_picker_lists_every_type_with_links_carrying_the_contact_point(admi
     for cls in registry.all_types().values():
         assert cls.label in html
         assert escape(cls.description) in html
-        assert f'href="?type={cls.type}&amp;contact_point={contact_point.pk}"' in html
+        link = f'href="?type={cls.type}&amp;contact_point={contact_point.pk}"'
+        assert (link in html) is cls.can_create  # deprecated types (LINE) are listed without a link
     assert "Ops Team" in html
     assert 'name="url"' not in html  # no form yet: first the type
 
@@ -362,3 +363,16 @@ def test_a_template_that_does_not_parse_shows_its_line_next_to_the_content(admin
 )
 def test_name_value_lines(text, expected):
     assert parse_name_value_lines(text) == expected
+
+
+def test_picker_offers_zenduty_as_a_webhook_preset(admin_client, contact_point):
+    html = admin_client.get(add_url(contact_point=contact_point.pk)).content.decode()
+    assert "Zenduty" in html
+    assert f"?type=webhook&amp;preset=zenduty&amp;contact_point={contact_point.pk}" in html
+
+
+def test_preset_form_is_the_webhook_form_with_zenduty_help_and_post(admin_client, contact_point):
+    html = admin_client.get(add_url(type="webhook", preset="zenduty", contact_point=contact_point.pk)).content.decode()
+    assert "Add Zenduty integration" in html
+    assert "Zenduty shows when you add a Grafana integration" in html
+    assert '<option value="POST" selected>POST</option>' in html
