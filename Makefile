@@ -9,11 +9,9 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 
 # System packages the tests need, as command:package pairs, installed with apt-get when the
 # command is missing and we are root (elsewhere a note says what to install).
-# >>> Test system packages. redis-server: the end-to-end tests start their own.
-#     To add later, for the browser and Alertmanager tests:
-#     chromium:chromium prometheus-alertmanager:prometheus-alertmanager
-TEST_SYSTEM_PACKAGES ?= redis-server:redis-server
-# <<<
+# redis-server: the end-to-end tests start their own; prometheus-alertmanager: a real peer for
+# the prometheus-alertmanager integration.
+TEST_SYSTEM_PACKAGES ?= redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager
 
 .PHONY: run worker web test lint bench migrate clean system-packages
 

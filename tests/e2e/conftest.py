@@ -167,7 +167,20 @@ def _point_this_process_at(redis_url: str, smtp_port: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, private_redis, smtp_sink):
+def provider_stand_in():
+    """One loopback receiver standing in for the providers with fixed API URLs (contract §2)."""
+    from tests.receivers import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()
+
+
+FIXED_API_URLS = ("TELEGRAM", "PUSHOVER", "LINE", "THREEMA")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, private_redis, smtp_sink, provider_stand_in):
     """A real worker (thread pool, as in production) and beat, on the test database."""
     database = settings.DATABASES["default"]
     env = {
@@ -179,6 +192,7 @@ def celery_worker(django_db_setup, django_db_blocker, private_redis, smtp_sink):
         "DELIVERY_SWEEP_INTERVAL_SECONDS": "1",
         "DELIVERY_SWEEP_GRACE_SECONDS": "2",
         "CONN_MAX_AGE": "0",
+        **{f"{name}_API_URL": f"{provider_stand_in.url}/{name.lower()}" for name in FIXED_API_URLS},
     }
     _point_this_process_at(private_redis.url, smtp_sink.port)
     celery = [sys.executable, "-m", "celery", "-A", "project"]
