@@ -212,6 +212,13 @@ class SendContext:
             self.template_errors.append(f"{key_or_text if is_key else 'template'}: {exc}")
             return ""
 
+    def render_or_raw(self, key: str) -> str:
+        """Render a setting; on a template error (kept in template_errors) use the raw setting,
+        as Grafana does for URLs and some other fields."""
+        errors_before = len(self.template_errors)
+        rendered = self.render(key)
+        return self.config.get(key, "") if len(self.template_errors) > errors_before else rendered
+
     def render_strict(self, key_or_text: str, *, is_key: bool = True) -> str:
         """Render where Grafana fails the notification on a template error."""
         source = self.config.get(key_or_text, "") if is_key else key_or_text
@@ -237,6 +244,8 @@ class IntegrationType:
     aliases: ClassVar[tuple[str, ...]] = ()
     deprecated: ClassVar[bool] = False
     can_create: ClassVar[bool] = True
+    # Prepended to the errors of sending (HTTP answers and transport), as Grafana wraps them.
+    error_prefix: ClassVar[str] = ""
     # Settings that validate, as a user would write them (catalogue, docs, the contract test).
     example: ClassVar[dict[str, Any]] = {}
 
@@ -370,5 +379,11 @@ class IntegrationType:
         try:
             response = transport.send(request)
         except TransportError as exc:
-            return Outcome(Result.RETRY if exc.retryable else Result.FAILED, error=str(exc))
-        return self.classify(response, ctx)
+            return self.with_error_prefix(Outcome(Result.RETRY if exc.retryable else Result.FAILED, error=str(exc)))
+        return self.with_error_prefix(self.classify(response, ctx))
+
+    def with_error_prefix(self, outcome: Outcome) -> Outcome:
+        """Grafana wraps some types' send errors (`send notification to Teams: …`)."""
+        if outcome.error and self.error_prefix:
+            outcome.error = self.error_prefix + outcome.error
+        return outcome

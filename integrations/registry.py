@@ -9,11 +9,27 @@ from typing import Any
 
 from integrations.base import IntegrationType
 
-# One module per type; each defines exactly one IntegrationType subclass.
+# One module per type, each defining exactly one IntegrationType subclass; in spec §0's order.
 TYPE_MODULES = (
-    "integrations.webhook",
+    "integrations.alertmanager",
+    "integrations.dingding",
+    "integrations.discord",
     "integrations.email",
+    "integrations.googlechat",
+    "integrations.kafka",
+    "integrations.line",
+    "integrations.teams",
+    "integrations.opsgenie",
+    "integrations.pagerduty",
+    "integrations.pushover",
+    "integrations.sensugo",
     "integrations.slack",
+    "integrations.telegram",
+    "integrations.threema",
+    "integrations.victorops",
+    "integrations.webhook",
+    "integrations.webex",
+    "integrations.wecom",
 )
 
 
@@ -30,7 +46,8 @@ def all_types() -> dict[str, type[IntegrationType]]:
         classes = [
             value
             for value in vars(module).values()
-            if isinstance(value, type) and issubclass(value, IntegrationType) and value.__module__ == module_name
+            # type(value), not isinstance: a lazy object (django.conf.settings) must not be touched.
+            if issubclass(type(value), type) and issubclass(value, IntegrationType) and value.__module__ == module_name
         ]
         if len(classes) != 1:
             raise RuntimeError(f"{module_name} must define exactly one integration type, found {len(classes)}")

@@ -164,6 +164,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
 }
 CELERY_TASK_DEFAULT_QUEUE = "deliveries"
+# When the broker connection drops, a running delivery finishes and records its attempt; its
+# message comes back later and finds the delivery already done.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {

@@ -1,0 +1,263 @@
+"""Alertmanager: Prometheus Alertmanager API v2, `POST /api/v2/alerts` (https://prometheus.io/docs/alerting/latest/clients/)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from integrations.alertdata import fingerprint
+from integrations.base import (
+    Field,
+    IntegrationType,
+    Outcome,
+    OutgoingRequest,
+    Result,
+    SendContext,
+    SettingsError,
+    TransportError,
+)
+from integrations.goformat import Time
+from integrations.http import safe_location
+from integrations.values import go_json, go_quote
+
+if TYPE_CHECKING:
+    from integrations.http import HttpTransport
+
+logger = logging.getLogger(__name__)
+
+API_PATH = "/api/v2/alerts"
+
+
+def alertmanager_urls(value: str) -> list[str]:
+    """Grafana's list: split on `,`, trimmed, empties skipped, one trailing `/` cut, the API path added."""
+    return [piece.strip().removesuffix("/") + API_PATH for piece in (value or "").split(",") if piece.strip()]
+
+
+# -- Go's url.Parse, for the spec's `invalid url property in settings: <Go's error>` ----------------
+
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_HOST_CHARS = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
+_USERINFO_CHARS = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")
+
+
+def go_url_parse_error(url: str) -> str | None:
+    """What Go's url.Parse says about `url` (`parse "<url>": <reason>`), or None when it accepts it."""
+    without_fragment, _, fragment = url.partition("#")
+    reason = _parse_reason(without_fragment)
+    if reason:
+        return f"parse {go_quote(without_fragment)}: {reason}"
+    if fragment and (reason := _escape_error(fragment, in_host=False)):
+        return f"parse {go_quote(url)}: {reason}"
+    return None
+
+
+def _parse_reason(raw: str) -> str | None:
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in raw):
+        return "net/url: invalid control character in URL"
+    scheme, rest = "", raw
+    for index, char in enumerate(raw):
+        if char in _ALNUM and not char.isdigit():
+            continue
+        if char.isdigit() or char in "+-.":
+            if index == 0:
+                break
+            continue
+        if char == ":":
+            if index == 0:
+                return "missing protocol scheme"
+            scheme, rest = raw[:index], raw[index + 1 :]
+        break
+    rest = rest.partition("?")[0]  # the query is not checked
+    if not rest.startswith("/"):
+        if scheme:
+            return None  # an opaque URL such as `mailto:x`: Go accepts it
+        if ":" in rest.partition("/")[0]:
+            return "first path segment in URL cannot contain colon"
+    if rest.startswith("//") and (scheme or not rest.startswith("///")):
+        authority, slash, path = rest[2:].partition("/")
+        rest = slash + path
+        if reason := _authority_error(authority):
+            return reason
+    return _escape_error(rest, in_host=False)
+
+
+def _authority_error(authority: str) -> str | None:
+    at = authority.rfind("@")
+    host = authority[at + 1 :] if at >= 0 else authority
+    if host.startswith("["):
+        closing = host.rfind("]")
+        if closing < 0:
+            return "missing ']' in host"
+        colon_port = host[closing + 1 :]
+    else:
+        colon = host.rfind(":")
+        colon_port = host[colon:] if colon >= 0 else ""
+    if colon_port and not (colon_port.startswith(":") and all(c in "0123456789" for c in colon_port[1:])):
+        return f"invalid port {go_quote(colon_port)} after host"
+    if reason := _escape_error(host, in_host=True):
+        return reason
+    if at >= 0:
+        userinfo = authority[:at]
+        if any(char not in _USERINFO_CHARS for char in userinfo):
+            return "net/url: invalid userinfo"
+        return _escape_error(userinfo, in_host=False)
+    return None
+
+
+def _escape_error(text: str, *, in_host: bool) -> str | None:
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "%":
+            escape = text[index : index + 3]
+            if len(escape) < 3 or escape[1] not in _HEX or escape[2] not in _HEX:
+                return f"invalid URL escape {go_quote(escape)}"
+            # In a host, %-escapes are for non-ASCII bytes only (and %25 in IPv6 zones).
+            if in_host and int(escape[1], 16) < 8 and escape != "%25":
+                return f"invalid URL escape {go_quote(escape)}"
+            index += 3
+            continue
+        if in_host and ord(char) < 0x80 and char not in _HOST_CHARS:
+            return f"invalid character {go_quote(char)} in host name"
+        index += 1
+    return None
+
+
+# -- the integration --------------------------------------------------------------------------------
+
+
+class Alertmanager(IntegrationType):
+    type = "prometheus-alertmanager"
+    label = "Alertmanager"
+    description = "Forwards the alerts, labels and annotations untouched, to one or more Prometheus Alertmanagers."
+    example = {"url": "https://alertmanager.example.com:9093"}
+    fields = (
+        Field(
+            "url",
+            "URL",
+            required=True,
+            required_error="could not find url property in settings",
+            help="The Alertmanager's root URL; several, separated by commas, for an HA cluster. "
+            f"`{API_PATH}` is appended to each.",
+            placeholder="http://localhost:9093",
+        ),
+        Field("basicAuthUser", "Basic Auth User", help="Sent only when a password is set as well."),
+        Field("basicAuthPassword", "Basic Auth Password", secret=True),
+    )
+
+    @classmethod
+    def clean(cls, config: dict[str, Any]) -> None:
+        urls = alertmanager_urls(config["url"])
+        for url in urls:
+            if reason := go_url_parse_error(url):
+                raise SettingsError.single("url", f"invalid url property in settings: {reason}")
+        if not urls:
+            raise SettingsError.single("url", "could not find url property in settings")
+
+    def send(self, ctx: SendContext, transport: HttpTransport) -> Outcome:
+        """Post the same body to every URL; one 2xx answer is enough (Grafana's HA semantics)."""
+        alerts = self.alerts(ctx)
+        if not alerts:
+            return Outcome.success()
+        body = go_json(alerts)
+        config = ctx.config
+        user, password = config["basicAuthUser"], config["basicAuthPassword"]
+        basic_auth = (user, password) if user and password else None
+        successes: list[Outcome] = []
+        failures: list[Outcome] = []
+        # Every URL gets the alerts, even after a success: each member of an HA cluster must hear them.
+        for url in alertmanager_urls(config["url"]):
+            request = OutgoingRequest(
+                "POST", url, headers={"Content-Type": "application/json"}, body=body, basic_auth=basic_auth
+            )
+            outcome = self.post(transport, request)
+            if outcome.ok:
+                successes.append(outcome)
+            else:
+                logger.warning("failed to send to Alertmanager at %s: %s", safe_location(url), outcome.error)
+                failures.append(outcome)
+        return successes[0] if successes else self.all_failed(failures)
+
+    @staticmethod
+    def post(transport: HttpTransport, request: OutgoingRequest) -> Outcome:
+        """One POST with the simple sender's rules: any 2xx succeeds, the rest is an error."""
+        try:
+            response = transport.send(request)
+        except TransportError as exc:
+            return Outcome(Result.RETRY if exc.retryable else Result.FAILED, error=str(exc))
+        if 200 <= response.status <= 299:
+            return Outcome.success(response.status)
+        return IntegrationType.http_error(response, f"failed to send HTTP request - status code {response.status}")
+
+    @staticmethod
+    def all_failed(failures: list[Outcome]) -> Outcome:
+        """Every URL failed: the last error, retried when any failure was transient."""
+        last = failures[-1]
+        retry_after = [f.retry_after_seconds for f in failures if f.retry_after_seconds is not None]
+        return Outcome(
+            Result.RETRY if any(f.result is Result.RETRY for f in failures) else Result.FAILED,
+            error=f"failed to send alert to Alertmanager: {last.error}",
+            http_status=last.http_status,
+            retry_after_seconds=max(retry_after) if retry_after else None,
+        )
+
+    @staticmethod
+    def alerts(ctx: SendContext) -> list[dict[str, Any]]:
+        """Go's JSON of Alertmanager's types.Alert, one per stored alert, in the batch's order.
+
+        Built from the stored alerts: unlike the template data they keep private labels and
+        annotations (`__alert_rule_uid__`, `__dashboardUid__`, …) and the real end time.
+        Images (spec §3.6, the `image` annotation) are not produced here.
+        """
+        now = Time.of(datetime.now(UTC))
+        if not ctx.raw_alerts:
+            # A context without the stored alerts (older callers): the data's alerts are all
+            # there is, without their private labels.
+            return [
+                _alert_json(
+                    {
+                        "status": alert.Status,
+                        "labels": alert.Labels,
+                        "annotations": alert.Annotations,
+                        "startsAt": alert.StartsAt,
+                        "endsAt": alert.EndsAt,
+                        "generatorURL": alert.GeneratorURL,
+                    },
+                    now,
+                )
+                for alert in ctx.data.Alerts
+            ]
+        # The template data holds the batch in Alertmanager's order (spec §2.1); follow it.
+        position: dict[str, int] = {}
+        for index, alert in enumerate(ctx.data.Alerts):
+            position.setdefault(alert.Fingerprint, index)
+        ordered = sorted(
+            ctx.raw_alerts,
+            key=lambda raw: position.get(fingerprint(_strings(raw.get("labels"))), len(position)),
+        )
+        return [_alert_json(raw, now) for raw in ordered]
+
+
+def _strings(values: Any) -> dict[str, str]:
+    """A label or annotation set as Go's map[string]string prints it: keys sorted."""
+    return {str(name): str(value) for name, value in sorted((values or {}).items())}
+
+
+def _alert_json(raw: dict[str, Any], now: Time) -> dict[str, Any]:
+    ends_at = Time.parse(raw.get("endsAt"))
+    if raw.get("status") == "resolved" and ends_at.IsZero():
+        # A resolved alert without an end would read as firing forever; it ended by now.
+        ends_at = now
+    return {
+        "labels": _strings(raw.get("labels")),
+        "annotations": _strings(raw.get("annotations")),
+        "startsAt": Time.parse(raw.get("startsAt")).rfc3339(),
+        "endsAt": ends_at.rfc3339(),
+        "generatorURL": str(raw.get("generatorURL") or ""),
+        # Alertmanager's own bookkeeping fields; its API ignores them on input. This service
+        # has no receive time per alert, so UpdatedAt is the moment of sending.
+        "UpdatedAt": now.rfc3339(),
+        "Timeout": False,
+    }
