@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from integrations.base import (
     Field,
@@ -18,6 +16,7 @@ from integrations.base import (
     SendContext,
     SettingsError,
 )
+from integrations.gourl import go_url_parse_fails
 from integrations.values import go_json, go_quote, trunc_runes
 
 API_URL = "https://slack.com/api/chat.postMessage"
@@ -35,25 +34,6 @@ INCOMING_WEBHOOK_ERRORS = {
     "no_service": "the incoming webhook is either disabled, removed, or invalid",
     "no_text": "cannot send an incoming webhook without a message",
 }
-
-_BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-
-
-def go_url_parse_fails(url: str) -> bool:
-    """Approximates where Go's url.Parse returns an error (it accepts almost anything else)."""
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
-        return True  # invalid control character in URL
-    if url.startswith(":") or _BAD_PERCENT_ESCAPE.search(url):
-        return True  # missing protocol scheme / invalid URL escape
-    if not _SCHEME.match(url) and ":" in re.split(r"[/?#]", url, maxsplit=1)[0]:
-        return True  # first path segment in URL cannot contain colon
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # invalid port
-    except ValueError:
-        return True
-    return False
 
 
 def split_mentions(value: str) -> list[str]:

@@ -178,3 +178,16 @@ def trunc_runes(text: str, limit: int) -> str:
     if limit <= 3:
         return text[:limit]
     return text[: limit - 1] + "…"
+
+
+def trunc_bytes(text: str, limit: int) -> str:
+    """Grafana's truncBytes (spec §2.7): at most `limit` UTF-8 bytes, ending in … when cut."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    if limit == 3:
+        return "…"
+    if limit < 3:
+        return "." * limit
+    # The longest whole-character prefix that leaves room for the 3-byte ellipsis.
+    return encoded[: limit - 3].decode("utf-8", errors="ignore") + "…"

@@ -8,24 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, SettingsError
-from integrations.slack import go_url_parse_fails
-from integrations.values import go_json, go_quote
+from integrations.gourl import go_url_parse_fails
+from integrations.values import go_json, go_quote, trunc_bytes
 
 DEFAULT_API_URL = "https://webexapis.com/v1/messages"
 MAX_MARKDOWN_BYTES = 4096  # Grafana cuts the markdown at this many bytes (spec §4.18)
-
-
-def trunc_bytes(text: str, limit: int) -> str:
-    """Grafana's truncBytes (spec §2.7): at most `limit` UTF-8 bytes, ending in … when cut."""
-    encoded = text.encode()
-    if len(encoded) <= limit:
-        return text
-    if limit == 3:
-        return "…"
-    if limit < 3:
-        return "." * limit
-    # The longest whole-character prefix that leaves room for the 3-byte ellipsis.
-    return encoded[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
 class Webex(IntegrationType):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from integrations.base import IntegrationType, SendContext
@@ -57,8 +58,9 @@ def make_context(
 ) -> SendContext:
     """Validate the settings as the delivery task does, then build the context around them."""
     config = integration_type.validate(settings, secure_settings or {})
+    alerts = [FIRING] if alerts is None else alerts
     data = build_template_data(
-        [FIRING] if alerts is None else alerts,
+        alerts,
         receiver=receiver,
         group_key=GROUP_KEY,
         group_labels={"alertname": ""} if group_labels is None else group_labels,
@@ -76,6 +78,7 @@ def make_context(
         product_name=PRODUCT,
         version=VERSION,
         renderer=renderer,
+        raw_alerts=alerts,
     )
 
 
@@ -121,3 +124,21 @@ class SmtpReceiver:
 
     def close(self) -> None:
         self.controller.stop()
+
+
+def form_fields(request) -> list[tuple[str, str]]:
+    """The (name, value) fields of a multipart/form-data body, in order; strict about the framing."""
+    match = re.fullmatch(r"multipart/form-data; boundary=(\S+)", request.headers["content-type"])
+    assert match, request.headers["content-type"]
+    delimiter = b"--" + match.group(1).encode()
+    parts = request.body.split(delimiter)
+    assert parts[0] == b"" and parts[-1] == b"--\r\n"
+    fields = []
+    for part in parts[1:-1]:
+        assert part.startswith(b"\r\n") and part.endswith(b"\r\n")
+        head, separator, value = part[2:-2].partition(b"\r\n\r\n")
+        assert separator, part
+        name = re.fullmatch(rb'Content-Disposition: form-data; name="([^"]+)"', head)
+        assert name, head  # text fields only: no filename, no content type
+        fields.append((name.group(1).decode(), value.decode()))
+    return fields

@@ -42,7 +42,6 @@ def send(url: str, alerts: list[dict] | None = None, secure: dict | None = None,
     """Send `alerts` (stored alerts, also given to the context untouched) to `url`."""
     alerts = [RAW] if alerts is None else alerts
     ctx = make_context(Alertmanager, {"url": url, **settings}, alerts, secure_settings=secure)
-    ctx.raw_alerts = alerts  # what the delivery task passes along with the template data
     return Alertmanager().send(ctx, loopback_transport())
 
 
@@ -169,7 +168,8 @@ def test_alerts_keep_the_batch_order(receiver):
 
 
 def test_without_stored_alerts_the_template_data_is_sent(receiver):
-    ctx = make_context(Alertmanager, {"url": receiver.url}, [RAW])  # no raw_alerts
+    ctx = make_context(Alertmanager, {"url": receiver.url}, [RAW])
+    ctx.raw_alerts = []
     assert Alertmanager().send(ctx, loopback_transport()).ok
     (posted,) = sent_alerts(receiver.requests[0])
     assert posted["labels"] == {"alertname": "alert1", "lbl1": "val1"}

@@ -6,8 +6,14 @@ import pytest
 
 from integrations.base import Result, SettingsError
 from integrations.pushover import Pushover
-from tests.integrations.helpers import EXAMPLE_MESSAGE, EXAMPLE_TITLE, alert, loopback_transport, make_context
-from tests.integrations.test_telegram import form_fields
+from tests.integrations.helpers import (
+    EXAMPLE_MESSAGE,
+    EXAMPLE_TITLE,
+    alert,
+    form_fields,
+    loopback_transport,
+    make_context,
+)
 from tests.receivers import Answer
 
 USER_KEY = "uKey-s3cr3t"

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from integrations.base import Result, SettingsError
 from integrations.telegram import Telegram
-from tests.integrations.helpers import EXAMPLE_MESSAGE, alert, loopback_transport, make_context
+from tests.integrations.helpers import EXAMPLE_MESSAGE, alert, form_fields, loopback_transport, make_context
 from tests.receivers import Answer
 
 BOT_TOKEN = "123456:AA-s3cr3t_token"
 BASE = {"chatid": "-100123"}
-
-
-def form_fields(request) -> list[tuple[str, str]]:
-    """The (name, value) fields of a multipart/form-data body, in order; strict about the framing."""
-    match = re.fullmatch(r"multipart/form-data; boundary=(\S+)", request.headers["content-type"])
-    assert match, request.headers["content-type"]
-    delimiter = b"--" + match.group(1).encode()
-    parts = request.body.split(delimiter)
-    assert parts[0] == b"" and parts[-1] == b"--\r\n"
-    fields = []
-    for part in parts[1:-1]:
-        assert part.startswith(b"\r\n") and part.endswith(b"\r\n")
-        head, separator, value = part[2:-2].partition(b"\r\n\r\n")
-        assert separator, part
-        name = re.fullmatch(rb'Content-Disposition: form-data; name="([^"]+)"', head)
-        assert name, head  # text fields only: no filename, no content type
-        fields.append((name.group(1).decode(), value.decode()))
-    return fields
 
 
 @pytest.fixture

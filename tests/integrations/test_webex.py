@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from integrations.base import Result, SettingsError
-from integrations.webex import DEFAULT_API_URL, Webex, trunc_bytes
+from integrations.values import trunc_bytes
+from integrations.webex import DEFAULT_API_URL, Webex
 from tests.integrations.helpers import EXAMPLE_MESSAGE, alert, loopback_transport, make_context
 from tests.receivers import Answer
 
