@@ -10,8 +10,8 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 # System packages the tests need, as command:package pairs, installed with apt-get when the
 # command is missing and we are root (elsewhere a note says what to install).
 # redis-server: the end-to-end tests start their own; prometheus-alertmanager: a real peer for
-# the prometheus-alertmanager integration.
-TEST_SYSTEM_PACKAGES ?= redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager
+# the prometheus-alertmanager integration; chromium: the admin's browser tests (Playwright drives it).
+TEST_SYSTEM_PACKAGES ?= redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager chromium:chromium
 
 .PHONY: run worker web test lint bench migrate clean system-packages
 

@@ -166,6 +166,12 @@ def run_delivery(delivery_id: str) -> str | None:
     if not claim(delivery_id):
         return None
     delivery = Delivery.objects.select_related("notification", "integration__contact_point").get(pk=delivery_id)
+    if delivery.integration.is_paused:
+        # Paused after this delivery was queued: keep it, unsent, without counting an attempt.
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PAUSED, attempts=F("attempts") - 1, lease_expires_at=None
+        )
+        return DeliveryStatus.PAUSED
     result = send_notification(
         delivery.integration,
         delivery.notification,
@@ -295,9 +301,12 @@ def _reclaim_lost_leases(now) -> int:
     return reclaimed
 
 
+RETRYABLE_BY_HAND = (DeliveryStatus.FAILED, DeliveryStatus.PAUSED)
+
+
 def retry_failed(delivery: Delivery) -> bool:
-    """Send a failed delivery again (API and admin) with a fresh budget of attempts."""
-    moved = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+    """Send a failed (or paused) delivery again (API and admin) with a fresh budget of attempts."""
+    moved = Delivery.objects.filter(pk=delivery.pk, status__in=RETRYABLE_BY_HAND).update(
         status=DeliveryStatus.PENDING,
         attempt_offset=F("attempts"),
         next_attempt_at=timezone.now(),

@@ -32,6 +32,8 @@ class ContactPoint(models.Model):
     uid = models.SlugField("UID", max_length=UID_MAX_LENGTH, unique=True, blank=True)
     name = models.CharField(max_length=190, unique=True)
     description = models.TextField(blank=True)
+    # Paused: intake is still accepted and recorded, but nothing is sent.
+    paused = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +65,8 @@ class Integration(models.Model):
     secure_settings = EncryptedJSONField()
     disable_resolve_message = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
+    # Paused: deliveries are recorded as paused instead of being sent (see ContactPoint.paused).
+    paused = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
     provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.NONE, blank=True)
     # Grafana's contact point status, kept current by every attempt.
@@ -88,6 +92,10 @@ class Integration(models.Model):
             return self.integration_type.label
         except UnknownIntegrationType:
             return self.type
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused or self.contact_point.paused
 
     def validated_config(self) -> dict[str, Any]:
         """Settings with secrets resolved, checked by the type: raises SettingsError."""
@@ -175,6 +183,7 @@ class DeliveryStatus(models.TextChoices):
     RETRYING = "retrying"
     DELIVERED = "delivered"
     FAILED = "failed"
+    PAUSED = "paused"  # recorded while its integration or contact point was paused; not sent
 
 
 # Deliveries in these states are still expected to move (the sweeper watches them).

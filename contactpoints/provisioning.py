@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.db import transaction
 from contactpoints.models import ContactPoint, Integration, Provenance, uid_from_name
 from integrations.base import SettingsError
 from integrations.registry import UnknownIntegrationType, get_type
+from integrations.values import set_path
 
 REDACTED = "[REDACTED]"
 UID_PATTERN = re.compile(r"^[a-zA-Z0-9\-_]{1,40}$")
@@ -123,3 +125,50 @@ def delete_integration(uid: str) -> bool:
 
 def provenance_from_header(value: str | None) -> str:
     return Provenance.NONE if (value or "").strip().lower() == "true" else Provenance.API
+
+
+# -- Grafana's provisioning file format (spec §6) ------------------------------------------------
+
+
+def export_settings(integration: Integration, *, decrypt: bool) -> dict[str, Any]:
+    """Plain settings with each set secret in place: its value when decrypting, else "[REDACTED]"."""
+    if not decrypt:
+        return integration.settings_with_secrets_masked(REDACTED)
+    import copy
+
+    merged = copy.deepcopy(integration.settings or {})
+    for key, value in (integration.secure_settings or {}).items():
+        set_path(merged, key, value)
+    return merged
+
+
+def export_document(contact_points, *, decrypt: bool = False) -> dict[str, Any]:
+    """`{apiVersion: 1, contactPoints: [...]}` for the given contact points (with integrations)."""
+    return {
+        "apiVersion": 1,
+        "contactPoints": [
+            {
+                "orgId": 1,
+                "name": contact_point.name,
+                "receivers": [
+                    {
+                        "uid": integration.uid,
+                        "type": integration.type,
+                        "settings": export_settings(integration, decrypt=decrypt),
+                        "disableResolveMessage": integration.disable_resolve_message,
+                    }
+                    for integration in contact_point.integrations.all()
+                ],
+            }
+            for contact_point in contact_points
+        ],
+    }
+
+
+def dump(document: dict[str, Any], fmt: str = "yaml") -> str:
+    """The document as YAML (Grafana's default) or JSON."""
+    if fmt == "json":
+        return json.dumps(document, indent=2) + "\n"
+    import yaml
+
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

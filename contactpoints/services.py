@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from contactpoints import metrics
 from contactpoints.intake import ParsedIntake
-from contactpoints.models import ContactPoint, Delivery, IdempotencyKey, Notification
+from contactpoints.models import ContactPoint, Delivery, DeliveryStatus, IdempotencyKey, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -90,15 +91,22 @@ def _store(contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: s
 
 
 def create_deliveries(notification: Notification, integrations) -> list[Delivery]:
-    """One delivery per integration; disableResolveMessage ones only while something fires."""
+    """One delivery per integration; disableResolveMessage ones only while something fires.
+    Paused integrations get their delivery recorded as paused, and nothing is enqueued."""
     firing = notification.status == "firing"
+    paused = notification.contact_point.paused
     deliveries = [
-        Delivery(notification=notification, integration=integration, firing_only=integration.disable_resolve_message)
+        Delivery(
+            notification=notification,
+            integration=integration,
+            firing_only=integration.disable_resolve_message,
+            status=DeliveryStatus.PAUSED if paused or integration.paused else DeliveryStatus.PENDING,
+        )
         for integration in integrations
         if firing or not integration.disable_resolve_message
     ]
     Delivery.objects.bulk_create(deliveries)
-    ids = [d.id for d in deliveries]
+    ids = [d.id for d in deliveries if d.status == DeliveryStatus.PENDING]
     if ids:
         transaction.on_commit(lambda: enqueue_deliveries(ids))
     return deliveries
@@ -124,3 +132,55 @@ def enqueue_deliveries(delivery_ids: list, countdown_seconds: float = 0) -> bool
         )
         return False
     return True
+
+
+def send_test_notification(
+    contact_point: ContactPoint,
+    *,
+    integrations=None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Send spec §3.8's test alert to each integration now, in parallel; one result per integration.
+
+    Nothing is stored: a test is an answer on the page, not a delivery in the history.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from contactpoints.delivery import send_notification, user_templates
+    from integrations.alertdata import test_alert
+
+    alert = test_alert(labels, annotations)
+    group_labels = {"alertname": alert["labels"]["alertname"]}
+    notification = Notification(
+        contact_point=contact_point,
+        status="firing",
+        alerts=[alert],
+        receiver=contact_point.name,
+        group_key=derive_group_key(contact_point, group_labels),
+        group_labels=group_labels,
+        external_url=settings.PUBLIC_URL,
+        source="test",
+    )
+    targets = list(integrations if integrations is not None else contact_point.integrations.all())
+    user_templates()  # load once here, not once per thread
+
+    def send_one(integration) -> dict[str, Any]:
+        try:
+            result = send_notification(
+                integration, notification, firing_only=False, idempotency_key=f"test-{uuid.uuid4()}"
+            )
+        finally:
+            connections.close_all()  # this thread's own connections, if it opened any
+        return {
+            "uid": integration.uid,
+            "type": integration.type,
+            "status": "ok" if result.outcome.ok else "failed",
+            "error": result.outcome.error,
+            "durationMs": round(result.duration_seconds * 1000),
+        }
+
+    with ThreadPoolExecutor(max_workers=min(8, len(targets) or 1)) as pool:
+        return list(pool.map(send_one, targets))

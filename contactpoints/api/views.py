@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from contactpoints import delivery, metrics
 from contactpoints.api.errors import error_response
 from contactpoints.api.serializers import DeliveryDetailSerializer, DeliverySerializer
-from contactpoints.models import Delivery, DeliveryStatus
+from contactpoints.models import Delivery
 from contactpoints.redis_client import REDIS_ERRORS, get_redis
 from integrations.registry import PRESETS, all_types
 
@@ -40,9 +40,9 @@ class DeliveryDetail(generics.RetrieveAPIView):
 @api_view(["POST"])
 def retry_delivery(request, pk):
     found = get_object_or_404(Delivery, pk=pk)
-    if found.status != DeliveryStatus.FAILED:
+    if found.status not in delivery.RETRYABLE_BY_HAND:
         return error_response(
-            status.HTTP_409_CONFLICT, f"only failed deliveries can be retried; this one is {found.status}"
+            status.HTTP_409_CONFLICT, f"only failed or paused deliveries can be retried; this one is {found.status}"
         )
     delivery.retry_failed(found)
     found.refresh_from_db()

@@ -126,3 +126,18 @@ def test_metrics_count_notifications(client, api, intake_token, make_contact_poi
     text = client.get("/metrics").content.decode()
     assert 'contactpoints_deliveries_queued{status="pending"}' in text
     assert "# TYPE contactpoints_delivery_duration_seconds histogram" in text
+
+
+def test_export_document_redacts_or_decrypts_secrets(make_contact_point):
+    from contactpoints.provisioning import dump, export_document
+
+    contact_point = make_contact_point(
+        "Ops", [("webhook", {"url": "https://example.com/h", "hmacConfig": {"secret": "hmac-s3cr3t"}})]
+    )
+    redacted = export_document([contact_point])
+    (receiver,) = redacted["contactPoints"][0]["receivers"]
+    assert receiver["settings"]["hmacConfig"] == {"secret": "[REDACTED]"}
+    assert redacted["apiVersion"] == 1 and redacted["contactPoints"][0]["name"] == "Ops"
+    decrypted = export_document([contact_point], decrypt=True)
+    assert decrypted["contactPoints"][0]["receivers"][0]["settings"]["hmacConfig"] == {"secret": "hmac-s3cr3t"}
+    assert "hmac-s3cr3t" not in dump(redacted) and "[REDACTED]" in dump(redacted, "json")
