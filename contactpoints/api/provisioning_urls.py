@@ -1,0 +1,10 @@
+"""Grafana's provisioning paths, under /api/v1/provisioning/."""
+
+from django.urls import path
+
+from contactpoints.api import provisioning_views
+
+urlpatterns = [
+    path("contact-points", provisioning_views.ContactPointCollection.as_view(), name="provisioning"),
+    path("contact-points/<str:uid>", provisioning_views.ContactPointItem.as_view(), name="provisioning-item"),
+]
