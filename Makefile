@@ -39,6 +39,7 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.admin_pages
 
 # Keeps .env and the database: .env holds the key that decrypts the stored secrets.
 clean:
