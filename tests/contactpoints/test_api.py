@@ -1,15 +1,13 @@
-"""Provisioning basics, integration types, deliveries, health and metrics."""
+"""Integration types, deliveries, health and metrics."""
 
 from __future__ import annotations
 
 import pytest
 
-from contactpoints.models import ContactPoint, Delivery, Integration
+from contactpoints.models import Delivery
 from integrations.registry import all_types
 
 pytestmark = pytest.mark.django_db
-
-PROVISIONING = "/api/v1/provisioning/contact-points"
 
 
 def test_integration_types_list_every_registered_type_with_fields(api, admin_token):
@@ -22,56 +20,6 @@ def test_integration_types_list_every_registered_type_with_fields(api, admin_tok
     url_field = next(f for f in webhook["fields"] if f["key"] == "url")
     assert url_field["required"] is True and url_field["secret"] is False
     assert {"key", "label", "kind", "required", "secret", "default", "choices", "help"} <= set(url_field)
-
-
-def test_create_update_delete_through_provisioning(api, admin_token):
-    body = {
-        "name": "Ops Team",
-        "type": "webhook",
-        "settings": {"url": "http://127.0.0.1:9/", "password": "pw-s3cr3t-1"},
-    }
-    created = api.post(PROVISIONING, body, token=admin_token)
-    assert created.status_code == 202, created.content
-    item = created.json()
-    assert item["name"] == "Ops Team" and item["provenance"] == "api"
-    assert item["settings"]["password"] == "[REDACTED]"
-    assert ContactPoint.objects.get(name="Ops Team").uid == "ops-team"
-
-    body["settings"] = {"url": "http://127.0.0.1:9/new", "password": "[REDACTED]"}
-    updated = api.put(f"{PROVISIONING}/{item['uid']}", body, token=admin_token)
-    assert updated.status_code == 202
-    integration = Integration.objects.get(uid=item["uid"])
-    assert integration.settings["url"] == "http://127.0.0.1:9/new"
-    assert integration.secure_settings == {"password": "pw-s3cr3t-1"}
-
-    assert api.delete(f"{PROVISIONING}/{item['uid']}", token=admin_token).status_code == 202
-    assert not ContactPoint.objects.filter(name="Ops Team").exists()
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({"type": "webhook", "settings": {"url": "x"}}, "no name is set"),
-        ({"name": "a", "settings": {"url": "x"}}, "no type is set"),
-        ({"name": "a", "type": "webhook", "settings": {}}, "no settings are set"),
-        ({"name": "a", "type": "nope", "settings": {"a": 1}}, 'invalid integration type "nope"'),
-        ({"name": "a", "type": "webhook", "settings": {"httpMethod": "POST"}}, "required field 'url' is not specified"),
-        (
-            {"name": "a", "type": "slack", "settings": {"mentionChannel": "all", "url": "http://x"}},
-            'invalid value for mentionChannel: "all"',
-        ),
-    ],
-)
-def test_provisioning_validation_errors_are_grafanas_text(api, admin_token, body, message):
-    response = api.post(PROVISIONING, body, token=admin_token)
-    assert response.status_code == 400
-    assert response.json()["message"] == message
-
-
-def test_disable_provenance_header_leaves_it_editable(api, admin_token):
-    body = {"name": "UI", "type": "webhook", "settings": {"url": "http://127.0.0.1:9/"}}
-    response = api.post(PROVISIONING, body, token=admin_token, HTTP_X_DISABLE_PROVENANCE="true")
-    assert response.json()["provenance"] == ""
 
 
 def test_deliveries_list_filters_and_detail(api, admin_token, make_contact_point):
@@ -126,18 +74,3 @@ def test_metrics_count_notifications(client, api, intake_token, make_contact_poi
     text = client.get("/metrics").content.decode()
     assert 'contactpoints_deliveries_queued{status="pending"}' in text
     assert "# TYPE contactpoints_delivery_duration_seconds histogram" in text
-
-
-def test_export_document_redacts_or_decrypts_secrets(make_contact_point):
-    from contactpoints.provisioning import dump, export_document
-
-    contact_point = make_contact_point(
-        "Ops", [("webhook", {"url": "https://example.com/h", "hmacConfig": {"secret": "hmac-s3cr3t"}})]
-    )
-    redacted = export_document([contact_point])
-    (receiver,) = redacted["contactPoints"][0]["receivers"]
-    assert receiver["settings"]["hmacConfig"] == {"secret": "[REDACTED]"}
-    assert redacted["apiVersion"] == 1 and redacted["contactPoints"][0]["name"] == "Ops"
-    decrypted = export_document([contact_point], decrypt=True)
-    assert decrypted["contactPoints"][0]["receivers"][0]["settings"]["hmacConfig"] == {"secret": "hmac-s3cr3t"}
-    assert "hmac-s3cr3t" not in dump(redacted) and "[REDACTED]" in dump(redacted, "json")

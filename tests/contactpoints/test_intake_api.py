@@ -137,6 +137,8 @@ def test_idempotency_key_replays_the_first_answer(api, contact_point, intake_tok
         ({"title": "t", "message": 5}, "message"),
         ({"title": "t", "status": "ok"}, "status"),
         ({"something": "else"}, "body"),
+        ({"alerts": [{"labels": {"a": "nul\u0000"}}]}, "alerts[0].labels.a"),
+        ({"title": "t\ud800", "message": "m"}, "title"),
         ("just a string", "body"),
     ],
 )
