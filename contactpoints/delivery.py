@@ -304,16 +304,27 @@ def _reclaim_lost_leases(now) -> int:
 RETRYABLE_BY_HAND = (DeliveryStatus.FAILED, DeliveryStatus.PAUSED)
 
 
-def retry_failed(delivery: Delivery) -> bool:
-    """Send a failed (or paused) delivery again (API and admin) with a fresh budget of attempts."""
-    moved = Delivery.objects.filter(pk=delivery.pk, status__in=RETRYABLE_BY_HAND).update(
-        status=DeliveryStatus.PENDING,
-        attempt_offset=F("attempts"),
-        next_attempt_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    if moved:
-        from contactpoints.services import enqueue_deliveries
+def retry_many(deliveries) -> int:
+    """Send failed (or paused) deliveries again with a fresh budget of attempts, in one update;
+    the enqueue follows the commit. Returns how many were queued."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            deliveries.filter(status__in=RETRYABLE_BY_HAND)
+            .select_for_update(skip_locked=True)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+        moved = Delivery.objects.filter(pk__in=ids, status__in=RETRYABLE_BY_HAND).update(
+            status=DeliveryStatus.PENDING, attempt_offset=F("attempts"), next_attempt_at=now, updated_at=now
+        )
+        if ids:
+            from contactpoints.services import enqueue_deliveries
 
-        transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
-    return bool(moved)
+            transaction.on_commit(lambda: enqueue_deliveries(ids))
+    return moved
+
+
+def retry_failed(delivery: Delivery) -> bool:
+    """Send one failed (or paused) delivery again (API and admin)."""
+    return retry_many(Delivery.objects.filter(pk=delivery.pk)) == 1

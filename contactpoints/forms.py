@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.utils.html import escape
+from django.urls import reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString
 
 from contactpoints.models import ApiToken, Integration, NotificationTemplate
 from integrations.base import Field, IntegrationType, Kind, SettingsError
@@ -21,6 +23,8 @@ LIST_HELP = "A JSON list."
 # Templates and PEM blocks are code: monospace, and no spell-checking squiggles.
 MONOSPACE_ATTRS = {"class": "vLargeTextField", "style": "font-family: monospace", "spellcheck": "false"}
 COMMON_FIELDS = ("contact_point", "enabled", "disable_resolve_message", "position")
+# The admin view that renders a template against sample alerts (contactpoints/admin/previews.py).
+PREVIEW_URL_NAME = "admin:contactpoints_integration_preview"
 
 
 # -- widgets and fields for the setting kinds ------------------------------------------------
@@ -36,20 +40,59 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-def parse_name_value_lines(text: str) -> dict[str, str]:
-    """`name: value` per line → dict; split at the first colon so values may hold colons (URLs)."""
+class TemplatePreviewMixin:
+    """A templated setting's input followed by a Preview button.
+
+    contactpoints/static/contactpoints/admin.js renders the value (or, when blank, the default
+    shown as placeholder) against sample alerts and shows the text or the error with its line.
+    """
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> SafeString:
+        html = super().render(name, value, attrs, renderer)
+        input_id = (attrs or {}).get("id") or self.attrs.get("id", "")
+        return format_html(
+            '<div class="cp-templated">{}<button type="button" class="button cp-preview-button" '
+            'data-preview-input="{}" data-preview-url="{}">Preview</button>'
+            '<pre class="cp-preview-output" aria-live="polite" hidden></pre></div>',
+            html,
+            input_id,
+            reverse(PREVIEW_URL_NAME),
+        )
+
+
+class TemplateTextInput(TemplatePreviewMixin, forms.TextInput):
+    pass
+
+
+class TemplateTextarea(TemplatePreviewMixin, forms.Textarea):
+    pass
+
+
+def parse_name_value_lines(text: str, separator: str = ":") -> dict[str, str]:
+    """`name: value` per line → dict; split at the first separator so values may hold it (URLs)."""
     result: dict[str, str] = {}
+    example = "name: value" if separator == ":" else f"name{separator}value"
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        name, colon, value = line.partition(":")
+        name, found, value = line.partition(separator)
         name = name.strip()
-        if not colon or not name:
-            raise forms.ValidationError(f"Line {number}: write it as name: value.", code="invalid")
+        if not found or not name:
+            raise forms.ValidationError(f"Line {number}: write it as {example}.", code="invalid")
         if name in result:
             raise forms.ValidationError(f"Line {number}: {name} is given twice.", code="duplicate")
         result[name] = value.strip()
     return result
+
+
+def parse_label_lines(text: str) -> dict[str, str]:
+    """`severity=critical` per line, as labels are written in PromQL; quotes around a value are dropped."""
+    labels = parse_name_value_lines(text, separator="=")
+    return {name: _unquoted(value) for name, value in labels.items()}
+
+
+def _unquoted(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
 
 
 class NameValueLinesField(forms.CharField):
@@ -92,13 +135,18 @@ def _placeholder(declared: Field) -> dict[str, str]:
 
 def _string_field(declared: Field, **common: Any) -> forms.Field:
     if declared.secret:
-        return forms.CharField(strip=False, widget=forms.PasswordInput(render_value=False), **common)
-    return forms.CharField(widget=forms.TextInput(attrs={"class": "vTextField", **_placeholder(declared)}), **common)
+        widget = forms.PasswordInput(render_value=False, attrs={"class": "vTextField"})
+        return forms.CharField(strip=False, widget=widget, **common)
+    widget = TemplateTextInput if declared.template else forms.TextInput
+    return forms.CharField(widget=widget(attrs={"class": "vTextField", **_placeholder(declared)}), **common)
 
 
 def _text_field(declared: Field, **common: Any) -> forms.Field:
     attrs = {**MONOSPACE_ATTRS, "rows": 4, **_placeholder(declared)}
-    widget = WriteOnlyTextarea(attrs=attrs) if declared.secret else forms.Textarea(attrs=attrs)
+    if declared.secret:
+        widget = WriteOnlyTextarea(attrs=attrs)
+    else:
+        widget = TemplateTextarea(attrs=attrs) if declared.template else forms.Textarea(attrs=attrs)
     return forms.CharField(strip=False, widget=widget, **common)
 
 

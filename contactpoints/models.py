@@ -168,10 +168,15 @@ class Notification(models.Model):
     external_url = models.CharField(max_length=2000, blank=True)
     truncated_alerts = models.PositiveIntegerField(default=0)
     source = models.CharField(max_length=20, blank=True)  # alertmanager, grafana, alerts, simple, test
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["-received_at", "-id"], name="notification_newest"),
+            # A contact point's last notification (the admin's list) without a sort.
+            models.Index(fields=["contact_point", "-received_at"], name="notification_by_contact_point"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.receiver} {self.status} ({len(self.alerts)} alerts)"
@@ -215,7 +220,8 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
-            models.Index(fields=["-created_at"], name="delivery_newest"),
+            # The lists sort by (-created_at, -id): the id breaks ties for stable pages.
+            models.Index(fields=["-created_at", "-id"], name="delivery_newest"),
             models.Index(fields=["integration", "-created_at"], name="delivery_by_integration"),
         ]
 

@@ -1,13 +1,41 @@
-"""Notifications, deliveries and attempts: a read-only record of what was sent and how it went."""
+"""Notifications, deliveries and attempts: a read-only record of what was sent and how it went.
+
+The one thing done here is sending a failed (or held) delivery again, through
+`delivery.retry_failed`, the same path as the API's retry.
+"""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
-from contactpoints.admin.display import DeliveryIntegrationTypeFilter, pretty_json, short
+from contactpoints import delivery as delivery_engine
+from contactpoints.admin.display import ago, pretty_json, short, status_badge
+from contactpoints.admin.filters import (
+    ContactPointFilter,
+    DeliveryContactPointFilter,
+    DeliveryIntegrationTypeFilter,
+    NotificationRecentFilter,
+    RecentFilter,
+)
 from contactpoints.models import Attempt, Delivery, Notification
+
+
+def retry_deliveries(deliveries: QuerySet[Delivery]) -> int:
+    """Send each failed or held delivery again; returns how many were queued."""
+    return delivery_engine.retry_many(deliveries.select_related(None).prefetch_related(None))
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 delivery`, `2 deliveries`, `2 integrations`."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("y") else f"{count} {noun}s"
 
 
 class ReadOnlyMixin:
@@ -33,23 +61,25 @@ class AttemptInline(ReadOnlyMixin, admin.TabularInline):
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
-        "created_at",
+        "created",
         "contact_point",
         "integration_type",
-        "status",
+        "status_display",
         "attempts",
-        "last_http_status",
+        "http_status",
         "short_error",
     )
-    list_filter = ("status", DeliveryIntegrationTypeFilter, "integration__contact_point")
-    date_hierarchy = "created_at"
-    # One join instead of two queries per row.
-    list_select_related = ("integration__contact_point",)
+    list_filter = ("status", DeliveryIntegrationTypeFilter, DeliveryContactPointFilter, RecentFilter)
+    # Two queries for the page's integrations and contact points, rather than a join: the join
+    # would widen every row that PostgreSQL sorts, and the history has no end.
+    list_select_related = ()
+    actions = ("retry_selected",)
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice over the whole history: too slow
     fields = readonly_fields = (
         "id",
         "notification",
         "integration",
-        "status",
+        "status_display",
         "firing_only",
         "attempts",
         "next_attempt_at",
@@ -62,11 +92,67 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     )
     inlines = (AttemptInline,)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        return super().get_queryset(request).prefetch_related("integration__contact_point")
+
+    # -- retrying by hand: the one change allowed, to those who may change deliveries -----------
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Retry selected failed or paused deliveries", permissions=["retry"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        retried = retry_deliveries(queryset)
+        skipped = queryset.count() - retried
+        note = f"; {plural(skipped, 'delivery')} skipped: only failed or paused ones are retried" if skipped else ""
+        self.message_user(request, f"Queued {plural(retried, 'delivery')} again{note}.", messages.SUCCESS)
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_retry"
+        retry = self.admin_site.admin_view(require_POST(self.retry_view))
+        return [path("<path:object_id>/retry/", retry, name=name), *super().get_urls()]
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        delivery = self.get_object(request, object_id)
+        if delivery is None:
+            raise Http404("No such delivery.")
+        if not self.has_retry_permission(request):
+            raise PermissionDenied
+        if delivery_engine.retry_failed(delivery):
+            self.message_user(request, "Queued again: the delivery is pending.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request, f"Not retried: the delivery is {delivery.status}, not failed or paused.", messages.WARNING
+            )
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[delivery.pk])
+        )
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None) -> HttpResponse:
+        delivery = self.get_object(request, object_id)
+        retryable = delivery is not None and delivery.status in delivery_engine.RETRYABLE_BY_HAND
+        extra_context = {**(extra_context or {}), "can_retry": retryable and self.has_retry_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # -- columns ------------------------------------------------------------------------------
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Delivery) -> SafeString:
+        return ago(obj.created_at)
+
     @admin.display(description="contact point", ordering="integration__contact_point__name")
     def contact_point(self, obj: Delivery) -> str:
         return obj.integration.contact_point.name
 
-    @admin.display(description="integration type", ordering="integration__type")
+    @admin.display(description="HTTP", ordering="last_http_status")
+    def http_status(self, obj: Delivery) -> int | None:
+        return obj.last_http_status
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, obj: Delivery) -> str:
+        return status_badge(obj.status)
+
+    @admin.display(description="type", ordering="integration__type")
     def integration_type(self, obj: Delivery) -> str:
         return obj.integration.type_label
 
@@ -77,13 +163,24 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 class DeliveryInline(ReadOnlyMixin, admin.TabularInline):
     model = Delivery
-    fields = readonly_fields = ("integration", "status", "attempts", "last_http_status", "short_error", "delivered_at")
+    fields = readonly_fields = (
+        "integration",
+        "status_display",
+        "attempts",
+        "last_http_status",
+        "short_error",
+        "delivered_at",
+    )
     extra = 0
     can_delete = False
     show_change_link = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).select_related("integration__contact_point")
+
+    @admin.display(description="status")
+    def status_display(self, obj: Delivery) -> str:
+        return status_badge(obj.status)
 
     @admin.display(description="last error")
     def short_error(self, obj: Delivery) -> str:
@@ -93,9 +190,13 @@ class DeliveryInline(ReadOnlyMixin, admin.TabularInline):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("received_at", "contact_point", "status", "alert_count", "source")
-    list_filter = ("status", "source", "contact_point")
-    date_hierarchy = "received_at"
-    list_select_related = ("contact_point",)
+    list_filter = ("status", "source", ContactPointFilter, NotificationRecentFilter)
+    show_facets = admin.ShowFacets.NEVER
+    list_select_related = ()  # as for deliveries: prefetched, not joined
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        return super().get_queryset(request).prefetch_related("contact_point")
+
     fields = readonly_fields = (
         "id",
         "contact_point",

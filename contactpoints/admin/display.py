@@ -1,16 +1,16 @@
-"""Small display helpers and list filters shared by the admin modules."""
+"""Small display helpers shared by the admin modules: short texts, badges, health."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
 
 from contactpoints.models import Integration
 from integrations import registry
@@ -49,26 +49,75 @@ def integration_summary(integration: Integration) -> str:
     return ""
 
 
-class IntegrationTypeFilter(admin.SimpleListFilter):
-    """Filter by integration type, listing the registry's types (labels, not type strings)."""
+# -- badges and health (styles in contactpoints/static/contactpoints/admin.css) ----------------
 
-    title = "integration type"
-    parameter_name = "integration_type"
-    field_path = "type"  # the lookup from the filtered model to Integration.type
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(name, cls.label) for name, cls in registry.all_types().items()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if not self.value():
-            return queryset
-        try:
-            cls = registry.get_type(self.value())
-        except registry.UnknownIntegrationType:
-            return queryset.none()
-        # Stored types may be spelled as an alias (Grafana's lookup is lenient).
-        return queryset.filter(**{f"{self.field_path}__in": [cls.type, *cls.aliases]})
+# Delivery status → badge colour: red needs a look, amber is on its way or held, green is done.
+STATUS_BADGES = {
+    "delivered": "ok",
+    "failed": "error",
+    "retrying": "warning",
+    "paused": "paused",
+}
 
 
-class DeliveryIntegrationTypeFilter(IntegrationTypeFilter):
-    field_path = "integration__type"
+def badge(text: str, kind: str) -> SafeString:
+    return format_html('<span class="cp-badge cp-badge-{}">{}</span>', kind, text)
+
+
+def status_badge(status: str) -> SafeString:
+    return badge(status, STATUS_BADGES.get(status, "muted"))
+
+
+def ago(moment) -> SafeString:
+    """ "5 minutes ago" ("just now" within a minute), with the exact time on hover."""
+    exact = formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    recent = timezone.now() - moment < timedelta(minutes=1)
+    text = "just now" if recent else f"{timesince(moment)} ago"
+    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), exact, text)
+
+
+def health(integration: Integration) -> SafeString:
+    """Grafana's contact point status for one integration: last attempt, its duration and error."""
+    if integration.last_attempt_at is None:
+        return badge("no attempts yet", "muted")
+    state = badge("failing", "error") if integration.last_attempt_error else badge("ok", "ok")
+    duration = integration.last_attempt_duration_ms
+    html = format_html(
+        '{} <span class="cp-nowrap">{}{}</span>',
+        state,
+        ago(integration.last_attempt_at),
+        format_html(" · {} ms", duration) if duration is not None else "",
+    )
+    if integration.last_attempt_error:
+        error = integration.last_attempt_error
+        html = format_html('{}<div class="cp-error" title="{}">{}</div>', html, error, short(error))
+    return html
+
+
+def pause_badges(integration: Integration, contact_point_paused: bool = False) -> SafeString:
+    """What keeps an integration from sending, said plainly."""
+    reasons = (
+        ("paused", integration.paused),
+        ("contact point paused", contact_point_paused and not integration.paused),
+        ("disabled", not integration.enabled),
+    )
+    return format_html_join(" ", "{}", ((badge(text, "paused"),) for text, applies in reasons if applies))
+
+
+def integration_state(integration: Integration) -> SafeString:
+    """Active, or why not (its contact point must be loaded: select_related or prefetch)."""
+    return pause_badges(integration, integration.contact_point.paused) or badge("active", "ok")
+
+
+def integration_lines(integrations) -> SafeString:
+    """One line per integration: its type, whether it is paused, and its health."""
+    if not integrations:
+        return format_html('<span class="cp-muted">{}</span>', "no integrations")
+    return format_html(
+        '<ul class="cp-integrations">{}</ul>',
+        format_html_join(
+            "",
+            "<li><strong>{}</strong> {} {}</li>",
+            ((integration.type_label, pause_badges(integration), health(integration)) for integration in integrations),
+        ),
+    )

@@ -10,12 +10,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
-from contactpoints.admin.display import IntegrationTypeFilter, integration_summary, pretty_json, short
+from contactpoints.admin import operations
+from contactpoints.admin.display import health, integration_state, integration_summary, pretty_json
+from contactpoints.admin.filters import ContactPointFilter, IntegrationTypeFilter
+from contactpoints.admin.previews import TemplatePreviewAdminMixin
 from contactpoints.forms import IntegrationForm, clear_field_name, integration_form_class
 from contactpoints.models import ContactPoint, Integration, Provenance
 from integrations import registry
@@ -70,20 +78,13 @@ def settings_fieldsets(integration_type: type[IntegrationType], obj: Integration
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(TemplatePreviewAdminMixin, admin.ModelAdmin):
     form = IntegrationForm
-    list_display = (
-        "__str__",
-        "summary",
-        "enabled",
-        "disable_resolve_message",
-        "provenance",
-        "last_attempt_at",
-        "last_error",
-    )
-    list_filter = (IntegrationTypeFilter, "enabled", "provenance", "contact_point")
+    list_display = ("__str__", "summary", "state", "disable_resolve_message", "provenance", "health")
+    list_filter = (IntegrationTypeFilter, ContactPointFilter, "paused", "enabled", "provenance")
     list_select_related = ("contact_point",)
-    search_fields = ("contact_point__name", "uid")
+    search_fields = ("contact_point__name", "contact_point__uid", "uid")
+    actions = ("pause_selected", "resume_selected")
 
     # -- which type, and may it be edited --------------------------------------------------
 
@@ -214,6 +215,81 @@ class IntegrationAdmin(admin.ModelAdmin):
     def _contact_point(pk: str) -> ContactPoint | None:
         return ContactPoint.objects.filter(pk=pk).first() if pk.isdigit() else None
 
+    # -- pausing: an operational switch, so also for integrations managed as code -------------
+
+    def may_pause(self, request: HttpRequest) -> bool:
+        return super().has_change_permission(request)  # the model permission, not the object's provenance
+
+    has_pause_permission = may_pause
+
+    @admin.action(description="Pause selected integrations", permissions=["pause"])
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        operations.set_paused(self, request, queryset, paused=True)
+
+    @admin.action(description="Resume selected integrations", permissions=["pause"])
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        operations.set_paused(self, request, queryset, paused=False)
+
+    def get_urls(self) -> list[URLPattern]:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<path:object_id>/pause/",
+                self.admin_site.admin_view(require_POST(self.pause_view)),
+                name=f"{prefix}_pause",
+            ),
+            path(
+                "<path:object_id>/resume/",
+                self.admin_site.admin_view(require_POST(self.resume_view)),
+                name=f"{prefix}_resume",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._set_paused(request, object_id, paused=True)
+
+    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._set_paused(request, object_id, paused=False)
+
+    def _set_paused(self, request: HttpRequest, object_id: str, paused: bool) -> HttpResponse:
+        integration = self.get_object(request, object_id)
+        if integration is None:
+            raise Http404("No such integration.")
+        if not self.may_pause(request):
+            raise PermissionDenied
+        operations.set_paused(self, request, Integration.objects.filter(pk=integration.pk), paused)
+        return operations.redirect_back(
+            request, reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[integration.pk])
+        )
+
+    # -- the page: a banner while paused, tools, and back to the contact point after saving -----
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None) -> HttpResponse:
+        integration = self.get_object(request, object_id)
+        if integration is not None:
+            extra_context = {
+                "can_pause": self.may_pause(request),
+                "paused_means": operations.PAUSED_MEANS,
+                **(extra_context or {}),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def response_add(self, request: HttpRequest, obj: Integration, post_url_continue: str | None = None):
+        return self._back_to_contact_point(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Integration):
+        return self._back_to_contact_point(request, obj) or super().response_change(request, obj)
+
+    def _back_to_contact_point(self, request: HttpRequest, obj: Integration) -> HttpResponse | None:
+        """After "Save", the contact point's page: where its integrations, health and tools are."""
+        if "_save" not in request.POST or IS_POPUP_VAR in request.POST:
+            return None
+        self.message_user(
+            request, f"Saved the {obj.type_label} integration of “{obj.contact_point}”.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:contactpoints_contactpoint_change", args=[obj.contact_point_id]))
+
     # -- columns and read-only values ------------------------------------------------------
 
     @admin.display(description="type")
@@ -232,6 +308,10 @@ class IntegrationAdmin(admin.ModelAdmin):
     def summary(self, obj: Integration) -> str:
         return integration_summary(obj)
 
-    @admin.display(description="last error")
-    def last_error(self, obj: Integration) -> str:
-        return short(obj.last_attempt_error)
+    @admin.display(description="state", ordering="paused")
+    def state(self, obj: Integration) -> SafeString:
+        return integration_state(obj)
+
+    @admin.display(description="health (last attempt)", ordering="last_attempt_at")
+    def health(self, obj: Integration) -> SafeString:
+        return health(obj)
