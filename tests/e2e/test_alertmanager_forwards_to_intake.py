@@ -3,19 +3,13 @@ token), and our webhook integration delivers it to a loopback receiver: every pa
 
 from __future__ import annotations
 
-import json
-import shutil
-import time
-import urllib.request
-
 import pytest
 
 from contactpoints.models import ApiToken, Notification
-from tests.e2e.conftest import ManagedProcess, free_port, wait_for_port
+from tests.alertmanager_peer import post_alerts, real_alertmanager
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-ALERTMANAGER_BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 LABELS = {"alertname": "DiskFull", "instance": "db1", "severity": "critical"}
 
 
@@ -44,71 +38,19 @@ def alertmanager_config(intake_url: str, token: str) -> dict:
     }
 
 
-@pytest.fixture
-def start_alertmanager(tmp_path):
-    """start_alertmanager(intake_url, token) → the URL of a real Alertmanager on loopback."""
-    if ALERTMANAGER_BINARY is None:
-        pytest.skip("prometheus-alertmanager is not installed (`make test` installs it with apt-get)")
-    started: list[ManagedProcess] = []
-
-    def start(intake_url: str, token: str) -> str:
-        config = tmp_path / "alertmanager.yml"
-        config.write_text(json.dumps(alertmanager_config(intake_url, token)))  # JSON is YAML
-        port = free_port()
-        argv = [
-            ALERTMANAGER_BINARY,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # one peer, no gossip
-        ]
-        started.append(ManagedProcess("alertmanager", argv, env={}))
-        wait_for_port(port)
-        url = f"http://127.0.0.1:{port}"
-        wait_until_ready(url)
-        return url
-
-    yield start
-    for process in started:
-        process.stop()
-
-
-def wait_until_ready(url: str, timeout_seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("Alertmanager did not become ready")
-
-
-def post_alert(alertmanager_url: str, alert: dict) -> None:
-    request = urllib.request.Request(
-        f"{alertmanager_url}/api/v2/alerts",
-        data=json.dumps([alert]).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 200
-
-
 def test_alertmanager_forwards_an_alert_that_our_webhook_delivers(
-    celery_worker, live_server, receiver, make_contact_point, intake_token, start_alertmanager
+    celery_worker, live_server, receiver, make_contact_point, intake_token, tmp_path
 ):
     contact_point = make_contact_point("Ops Team", [("webhook", {"url": f"{receiver.url}/hook"})])
-    alertmanager = start_alertmanager(f"{live_server.url}/api/v1/intake/{contact_point.uid}", intake_token)
-
-    post_alert(
-        alertmanager,
-        {"labels": LABELS, "annotations": {"summary": "disk 95% full"}, "generatorURL": "http://prometheus.local/g"},
-    )
-
-    (delivered,) = receiver.wait_for(1, timeout_seconds=30)
+    config = alertmanager_config(f"{live_server.url}/api/v1/intake/{contact_point.uid}", intake_token)
+    with real_alertmanager(config, tmp_path) as alertmanager:
+        alert = {
+            "labels": LABELS,
+            "annotations": {"summary": "disk 95% full"},
+            "generatorURL": "http://prometheus.local/g",
+        }
+        post_alerts(alertmanager, [alert])
+        (delivered,) = receiver.wait_for(1, timeout_seconds=30)
     assert delivered.path == "/hook"
     body = delivered.json()
     assert (body["status"], body["receiver"], body["groupLabels"]) == ("firing", "Ops Team", {"alertname": "DiskFull"})

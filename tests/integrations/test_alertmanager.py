@@ -4,18 +4,14 @@ outcomes, and an end-to-end run against a real Prometheus Alertmanager."""
 from __future__ import annotations
 
 import base64
-import json
-import shutil
 import socket
-import subprocess
-import time
-import urllib.request
 from datetime import UTC, datetime
 
 import pytest
 
 from integrations.alertmanager import Alertmanager, alertmanager_urls
 from integrations.base import Result, SettingsError
+from tests.alertmanager_peer import BLACKHOLE_CONFIG, listed_alerts, real_alertmanager
 from tests.integrations.helpers import FIRING, alert, loopback_transport, make_context
 from tests.receivers import Answer
 
@@ -263,73 +259,29 @@ def test_retry_after_is_kept(receiver):
 
 # -- a real Alertmanager ---------------------------------------------------------------------------
 
-ALERTMANAGER_BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-
 
 @pytest.fixture
-def real_alertmanager(tmp_path):
-    """Debian's prometheus-alertmanager on a free loopback port, clustering off, data in tmp_path."""
-    if ALERTMANAGER_BINARY is None:
-        pytest.skip("prometheus-alertmanager is not installed (`make test` installs it with apt-get)")
-    config = tmp_path / "alertmanager.yml"
-    config.write_text("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
-    port = closed_port()
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER_BINARY,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "alertmanager.log").open("wb"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log = (tmp_path / "alertmanager.log").read_text(errors="replace")
-                pytest.fail(f"Alertmanager did not become ready:\n{log}")
-            time.sleep(0.1)
+def real_alertmanager_url(tmp_path):
+    with real_alertmanager(BLACKHOLE_CONFIG, tmp_path) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def listed(url: str, query: str = "") -> list[dict]:
-    with urllib.request.urlopen(f"{url}/api/v2/alerts{query}", timeout=5) as answer:
-        return json.loads(answer.read())
 
 
 @pytest.mark.e2e
-def test_real_alertmanager_receives_and_resolves(real_alertmanager):
+def test_real_alertmanager_receives_and_resolves(real_alertmanager_url):
     labels = {"alertname": "DiskFull", "instance": "db1", "__alert_rule_uid__": "rule-1"}
     firing = {**alert("DiskFull"), "labels": labels}
-    assert send(real_alertmanager, [firing]).ok
+    assert send(real_alertmanager_url, [firing]).ok
 
-    (shown,) = [a for a in listed(real_alertmanager) if a["labels"].get("alertname") == "DiskFull"]
+    (shown,) = [a for a in listed_alerts(real_alertmanager_url) if a["labels"].get("alertname") == "DiskFull"]
     assert shown["labels"] == labels  # private labels arrive too
     assert shown["annotations"] == {"summary": "DiskFull summary"}
     assert shown["generatorURL"] == "http://grafana.example/rules/DiskFull"
 
     resolved = {**firing, "status": "resolved", "endsAt": "2024-05-01T11:00:00Z"}
-    assert send(real_alertmanager, [resolved]).ok
+    assert send(real_alertmanager_url, [resolved]).ok
     still_active = [
         a
-        for a in listed(real_alertmanager, "?active=true")
+        for a in listed_alerts(real_alertmanager_url, "?active=true")
         if a["labels"].get("alertname") == "DiskFull" and a["status"]["state"] == "active"
     ]
     assert still_active == []
