@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 ZERO_TIME_PREFIX = "0001-01-01"
+MAX_TRUNCATED_ALERTS = 2**31 - 1  # Notification.truncated_alerts is a PositiveIntegerField
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -50,7 +51,8 @@ def parse_time(value: Any, path: str, errors: dict[str, str]) -> datetime | None
     if value.startswith(ZERO_TIME_PREFIX):
         return None
     try:
-        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+        # RFC 3339 allows a lower-case `t` and `z`; fromisoformat does not.
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip().upper()))
     except ValueError:
         errors[path] = f"{value!r} is not an RFC 3339 timestamp"
         return None
@@ -86,8 +88,10 @@ def parse_alert(raw: Any, path: str, errors: dict[str, str], now: datetime) -> d
     annotations = string_map(raw.get("annotations"), f"{path}.annotations", errors)
     starts_at = parse_time(raw.get("startsAt"), f"{path}.startsAt", errors) or now
     ends_at = parse_time(raw.get("endsAt"), f"{path}.endsAt", errors)
-    generator_url = raw.get("generatorURL") or ""
-    if not isinstance(generator_url, str):
+    generator_url = raw.get("generatorURL")
+    if generator_url is None:
+        generator_url = ""
+    elif not isinstance(generator_url, str):
         errors[f"{path}.generatorURL"] = "must be a string"
     status = raw.get("status")
     if status not in (None, "firing", "resolved"):
@@ -150,9 +154,10 @@ def unstorable_text(value: Any, path: str = "body") -> str | None:
         return None
     for key, item in items:
         key_text = str(key)
+        if isinstance(key, str) and unstorable_text(key_text) is not None:
+            return path  # not the name itself: it may not even encode in the answer
         child = f"{path}{key_text}" if key_text.startswith("[") else f"{path}.{key_text}"
-        found = unstorable_text(key_text, child) if isinstance(key, str) else None
-        found = found or unstorable_text(item, child)
+        found = unstorable_text(item, child)
         if found:
             return found
     return None
@@ -196,9 +201,10 @@ def _parse_webhook_payload(body: dict[str, Any], max_alerts: int) -> ParsedIntak
     group_labels = string_map(body.get("groupLabels"), "groupLabels", errors) if "groupLabels" in body else None
     for key in ("commonLabels", "commonAnnotations"):
         string_map(body.get(key), key, errors)  # recomputed from the alerts, but checked
-    truncated = body.get("truncatedAlerts") or 0
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
-        errors["truncatedAlerts"] = "must be a non-negative integer"
+    truncated = body.get("truncatedAlerts")
+    truncated = 0 if truncated is None else truncated
+    if not isinstance(truncated, int) or isinstance(truncated, bool) or not 0 <= truncated <= MAX_TRUNCATED_ALERTS:
+        errors["truncatedAlerts"] = f"must be a whole number from 0 to {MAX_TRUNCATED_ALERTS}"
         truncated = 0
     _raise_if(errors)
     return ParsedIntake(

@@ -125,7 +125,8 @@ def parse_embedded(payload: Any) -> IntegrationSpec:
     disable_resolve = payload.get("disableResolveMessage", False)
     if not isinstance(disable_resolve, bool):
         raise ProvisioningError("disableResolveMessage must be a boolean")
-    uid = payload.get("uid") or ""
+    uid = payload.get("uid")
+    uid = "" if uid is None else uid
     if not isinstance(uid, str):
         raise ProvisioningError("uid must be a string")
     return IntegrationSpec(name, kind, settings_in, disable_resolve, uid.strip())

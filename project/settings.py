@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: no CDN
     "contactpoints",
 ]
 
@@ -164,6 +166,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
 }
 CELERY_TASK_DEFAULT_QUEUE = "deliveries"
+# Celery's Django fixup closes the database connection around every task unless told to reuse
+# it: a new PostgreSQL connection per delivery. The tasks call close_old_connections()
+# themselves instead, which keeps CONN_MAX_AGE and the health checks in charge.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1_000_000)
 # When the broker connection drops, a running delivery finishes and records its attempt; its
 # message comes back later and finds the delivery already done.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
@@ -192,7 +198,37 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "contactpoints.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "contactpoints.api.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# OpenAPI at /api/schema/, Swagger UI at /api/docs/ (contract §6): public, like any API reference.
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{PRODUCT_NAME} API",
+    "VERSION": VERSION,
+    "DESCRIPTION": (
+        "Contact points for alert notifications, compatible with Grafana Alerting.\n\n"
+        "Authenticate with `Authorization: Bearer <token>` (create one with "
+        "`python manage.py create_api_token NAME --scope admin|intake` or in the admin), "
+        "HTTP Basic for staff users, or the admin session. A token of scope `intake` may only "
+        "post alerts; scope `admin` may use the whole API. Every error is JSON: "
+        '`{"message": "...", "errors": {field: ...}}`, `errors` naming each bad field.'
+    ),
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs need no credentials, and a stale token must not hide them.
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "contactpoints.models.DeliveryStatus"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "contactpoints.api.openapi_extensions.add_components",
+    ],
 }
 
 LOGGING = {

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from contactpoints import ratelimit, services
 from contactpoints.api.auth import IntakeScope
 from contactpoints.api.errors import error_response
-from contactpoints.intake import IntakeError, TooManyAlerts, parse_intake
+from contactpoints.intake import IntakeError, TooManyAlerts, parse_intake, unstorable_text
 from contactpoints.models import ContactPoint
 
 
@@ -72,5 +72,11 @@ class IntakeView(APIView):
         except IntakeError as exc:
             return error_response(status.HTTP_400_BAD_REQUEST, f"invalid alert payload: {exc}", exc.errors)
         idempotency_key = request.headers.get("Idempotency-Key", "").strip()[:255]
+        if unstorable_text(idempotency_key) is not None:
+            return error_response(
+                status.HTTP_400_BAD_REQUEST,
+                "invalid Idempotency-Key header",
+                {"Idempotency-Key": "must not contain NUL characters"},
+            )
         answer = services.accept_notification(contact_point, parsed, idempotency_key=idempotency_key)
         return Response(answer, status=status.HTTP_202_ACCEPTED)

@@ -148,6 +148,20 @@ def test_bad_shapes_get_400_naming_the_field(api, contact_point, intake_token, b
     assert field in response.json()["errors"]
 
 
+def test_rfc3339_lower_case_separators_are_accepted(api, contact_point, intake_token):
+    body = [{"labels": {"alertname": "x"}, "startsAt": "2026-11-27t05:00:00.5z"}]
+    response = api.post(url(contact_point), body, token=intake_token)
+    assert response.status_code == 202
+    (alert,) = Notification.objects.get(pk=response.json()["id"]).alerts
+    assert alert["startsAt"] == "2026-11-27T05:00:00.500000Z"
+
+
+def test_idempotency_key_with_nul_gets_400(api, contact_point, intake_token):
+    response = api.post(url(contact_point), AM_PAYLOAD, token=intake_token, HTTP_IDEMPOTENCY_KEY="a\x00b")
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]
+
+
 def test_malformed_json_gets_400(api, contact_point, intake_token):
     response = api.post(url(contact_point), raw="{not json", token=intake_token)
     assert response.status_code == 400
