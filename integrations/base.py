@@ -64,6 +64,11 @@ class Field:
         }
 
 
+def template_field(key: str, label: str, default_template: str, help: str = "", kind: Kind = Kind.TEXT) -> Field:
+    """A templated setting whose default is one of the built-in templates."""
+    return Field(key, label, kind, default=f'{{{{ template("{default_template}") }}}}', template=True, help=help)
+
+
 class SettingsError(ValueError):
     """Settings that do not validate. Each error is keyed to a field (or None for the whole)."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from integrations.alertbuilder import rule_url
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext
+from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, template_field
 from integrations.values import go_json
 
 if TYPE_CHECKING:
@@ -47,21 +47,8 @@ class DingDing(IntegrationType):
             template=True,
             help="`link` or `actionCard`; any other value is sent as a link message. Templated.",
         ),
-        Field(
-            "title",
-            "Title",
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title of the message.",
-        ),
-        Field(
-            "message",
-            "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Templated message text.",
-        ),
+        template_field("title", "Title", "default.title", help="Templated title of the message.", kind=Kind.STRING),
+        template_field("message", "Message", "default.message", help="Templated message text."),
     )
 
     def build(self, ctx: SendContext) -> OutgoingRequest:

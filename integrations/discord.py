@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.alertbuilder import rule_url
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext
+from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, template_field
 from integrations.values import go_json, trunc_runes
 
 # Discord's limits: https://discord.com/developers/docs/resources/message#embed-object-embed-limits
@@ -36,19 +36,17 @@ class Discord(IntegrationType):
             help="The channel webhook URL (Server Settings → Integrations → Webhooks). Templated.",
             placeholder="Discord webhook URL",
         ),
-        Field(
+        template_field(
             "title",
             "Title",
-            default='{{ template("default.title") }}',
-            template=True,
+            "default.title",
             help="Templated title of the message (the embed title, at most 256 characters).",
+            kind=Kind.STRING,
         ),
-        Field(
+        template_field(
             "message",
             "Message Content",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
+            "default.message",
             help="Templated message content (at most 2000 characters; longer text is cut with …).",
         ),
         Field(

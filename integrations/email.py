@@ -18,6 +18,7 @@ from integrations.base import (
     SendContext,
     SettingsError,
     TemplateFailure,
+    template_field,
 )
 
 ADDRESS_SEPARATORS = re.compile(r"[,;\n]")
@@ -82,13 +83,7 @@ class Email(IntegrationType):
             default=False,
             help="Send a single email to all recipients.",
         ),
-        Field(
-            "subject",
-            "Subject",
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated subject of the email.",
-        ),
+        template_field("subject", "Subject", "default.title", help="Templated subject of the email.", kind=Kind.STRING),
         Field(
             "message",
             "Message",

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from integrations.alertbuilder import rule_url
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext
+from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, template_field
 from integrations.goformat import go_format_time
 from integrations.values import go_json
 
@@ -33,19 +33,17 @@ class GoogleChat(IntegrationType):
             help="The space's incoming webhook URL (Apps & integrations → Webhooks). Templated.",
             placeholder="Google Chat incoming webhook url",
         ),
-        Field(
+        template_field(
             "title",
             "Title",
-            default='{{ template("default.title") }}',
-            template=True,
+            "default.title",
             help="Templated title of the message (the card header).",
+            kind=Kind.STRING,
         ),
-        Field(
+        template_field(
             "message",
             "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
+            "default.message",
             help="Templated message body; left out of the card when it renders empty.",
         ),
         Field(

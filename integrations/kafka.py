@@ -15,6 +15,7 @@ from integrations.base import (
     OutgoingRequest,
     SendContext,
     SettingsError,
+    template_field,
 )
 from integrations.values import go_json
 
@@ -70,22 +71,10 @@ class Kafka(IntegrationType):
         Field(
             "password", "Password", secret=True, help="The password to use when making a call to the Kafka REST Proxy"
         ),
-        Field(
-            "description",
-            "Description",
-            Kind.TEXT,
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated description of the Kafka message",
+        template_field(
+            "description", "Description", "default.title", help="Templated description of the Kafka message"
         ),
-        Field(
-            "details",
-            "Details",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Custom details to include with the message",
-        ),
+        template_field("details", "Details", "default.message", help="Custom details to include with the message"),
         Field(
             "apiVersion",
             "API version",

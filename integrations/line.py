@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext
+from integrations.base import Field, IntegrationType, OutgoingRequest, SendContext, template_field
 from integrations.values import trunc_runes
 
 MAX_MESSAGE_RUNES = 1000  # LINE Notify's limit
@@ -30,20 +30,11 @@ class Line(IntegrationType):
             required_error="could not find token in settings",
             help="Your LINE Notify personal access token.",
         ),
-        Field(
-            "title",
-            "Title",
-            Kind.TEXT,
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title of the message.",
-        ),
-        Field(
+        template_field("title", "Title", "default.title", help="Templated title of the message."),
+        template_field(
             "description",
             "Description",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
+            "default.message",
             help="Templated description of the message. Title and description together are cut to 1000 characters.",
         ),
     )

@@ -12,6 +12,7 @@ from integrations.base import (
     OutgoingRequest,
     SendContext,
     TemplateFailure,
+    template_field,
 )
 from integrations.values import go_json, go_quote, trunc_runes
 
@@ -85,14 +86,7 @@ class PagerDuty(IntegrationType):
             template=True,
             help="Logical grouping of components of a service, for example 'app-stack'.",
         ),
-        Field(
-            "summary",
-            "Summary",
-            Kind.TEXT,
-            default='{{ template("default.title") }}',
-            template=True,
-            help="A summary of the event; cut to 1024 characters.",
-        ),
+        template_field("summary", "Summary", "default.title", help="A summary of the event; cut to 1024 characters."),
         Field(
             "source",
             "Source",

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from integrations.alertbuilder import rule_url
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, SettingsError
+from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, SettingsError, template_field
 from integrations.values import go_quote, trunc_runes
 
 # https://pushover.net/api#limits
@@ -125,21 +125,9 @@ class Pushover(IntegrationType):
             default=True,
             help="Upload an image with the notification (images are not produced by this application yet).",
         ),
-        Field(
-            "title",
-            "Title",
-            Kind.TEXT,
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title; cut to 250 characters.",
-        ),
-        Field(
-            "message",
-            "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Templated message, sent as HTML; cut to 1024 characters.",
+        template_field("title", "Title", "default.title", help="Templated title; cut to 250 characters."),
+        template_field(
+            "message", "Message", "default.message", help="Templated message, sent as HTML; cut to 1024 characters."
         ),
     )
 

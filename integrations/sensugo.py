@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from integrations.alertbuilder import rule_url
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext
+from integrations.base import Field, IntegrationType, OutgoingRequest, SendContext, template_field
 from integrations.values import go_json
 
 CHECK_INTERVAL_SECONDS = 86400  # Sensu wants an interval; one day, as Grafana sends
@@ -64,14 +64,7 @@ class SensuGo(IntegrationType):
             template=True,
             help="Templated. A Sensu handler to run for the event; none when empty.",
         ),
-        Field(
-            "message",
-            "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Templated. The check output.",
-        ),
+        template_field("message", "Message", "default.message", help="Templated. The check output."),
     )
 
     def build(self, ctx: SendContext) -> OutgoingRequest:

@@ -15,6 +15,7 @@ from integrations.base import (
     OutgoingRequest,
     SendContext,
     SettingsError,
+    template_field,
 )
 from integrations.gourl import go_url_parse_fails
 from integrations.values import go_json, go_quote, trunc_runes
@@ -114,34 +115,15 @@ class Slack(IntegrationType):
             f"default is {API_URL}",
             placeholder="Slack endpoint url",
         ),
-        Field(
-            "color",
-            "Color",
-            default='{{ template("default.message_color") }}',
-            template=True,
-            help="Templated color of the slack message",
+        template_field(
+            "color", "Color", "default.message_color", help="Templated color of the slack message", kind=Kind.STRING
         ),
-        Field(
-            "title",
-            "Title",
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title of the slack message",
+        template_field(
+            "title", "Title", "default.title", help="Templated title of the slack message", kind=Kind.STRING
         ),
-        Field(
-            "text",
-            "Text Body",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Body of the slack message",
-        ),
-        Field(
-            "footer",
-            "Footer",
-            default='{{ template("slack.default.footer") }}',
-            template=True,
-            help="Templated footer of the slack message",
+        template_field("text", "Text Body", "default.message", help="Body of the slack message"),
+        template_field(
+            "footer", "Footer", "slack.default.footer", help="Templated footer of the slack message", kind=Kind.STRING
         ),
     )
 

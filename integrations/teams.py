@@ -17,6 +17,7 @@ from integrations.base import (
     Outcome,
     OutgoingRequest,
     SendContext,
+    template_field,
 )
 from integrations.values import go_json
 
@@ -46,12 +47,8 @@ class Teams(IntegrationType):
             "flow, or a legacy incoming-webhook connector). Templated.",
             placeholder="Teams incoming webhook url",
         ),
-        Field(
-            "title",
-            "Title",
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title of the Teams message.",
+        template_field(
+            "title", "Title", "default.title", help="Templated title of the Teams message.", kind=Kind.STRING
         ),
         Field(
             "sectiontitle",
@@ -59,14 +56,7 @@ class Teams(IntegrationType):
             template=True,
             help="Accepted for compatibility with older message cards; the Adaptive Card does not use it.",
         ),
-        Field(
-            "message",
-            "Message",
-            Kind.TEXT,
-            default='{{ template("teams.default.message") }}',
-            template=True,
-            help="Templated message body (Markdown).",
-        ),
+        template_field("message", "Message", "teams.default.message", help="Templated message body (Markdown)."),
     )
 
     def build(self, ctx: SendContext) -> OutgoingRequest:

@@ -16,6 +16,7 @@ from integrations.base import (
     OutgoingRequest,
     SendContext,
     SettingsError,
+    template_field,
 )
 from integrations.values import trunc_runes
 
@@ -61,14 +62,7 @@ class Telegram(IntegrationType):
             Kind.INT,
             help="Integer Telegram message thread identifier: sends to that topic of a forum supergroup.",
         ),
-        Field(
-            "message",
-            "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Templated message text; cut to 4096 characters.",
-        ),
+        template_field("message", "Message", "default.message", help="Templated message text; cut to 4096 characters."),
         Field(
             "parse_mode",
             "Parse Mode",

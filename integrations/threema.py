@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from integrations.alertbuilder import rule_url
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, SettingsError
+from integrations.base import Field, IntegrationType, OutgoingRequest, SendContext, SettingsError, template_field
 
 FIRING_EMOJI = "\u26a0\ufe0f "  # warning sign
 RESOLVED_EMOJI = "\u2705 "  # check mark button
@@ -49,22 +49,8 @@ class Threema(IntegrationType):
             required_error="could not find Threema API secret in settings",
             help="Your Threema Gateway API secret.",
         ),
-        Field(
-            "title",
-            "Title",
-            Kind.TEXT,
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title of the message.",
-        ),
-        Field(
-            "description",
-            "Description",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Templated description of the message.",
-        ),
+        template_field("title", "Title", "default.title", help="Templated title of the message."),
+        template_field("description", "Description", "default.message", help="Templated description of the message."),
     )
 
     @classmethod

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from integrations.alertbuilder import rule_url
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext
+from integrations.base import Field, IntegrationType, OutgoingRequest, SendContext, template_field
 from integrations.values import go_json, trunc_runes
 
 DEFAULT_MESSAGE_TYPE = "CRITICAL"  # VictorOps' word for an alerting incident
@@ -39,20 +39,11 @@ class VictorOps(IntegrationType):
             "Resolved notifications are always sent as RECOVERY.",
             placeholder=DEFAULT_MESSAGE_TYPE,
         ),
-        Field(
-            "title",
-            "Title",
-            Kind.TEXT,
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title to display",
-        ),
-        Field(
+        template_field("title", "Title", "default.title", help="Templated title to display"),
+        template_field(
             "description",
             "Description",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
+            "default.message",
             help="Templated description of the message; cut to 20480 characters.",
         ),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integrations.base import Field, IntegrationType, Kind, OutgoingRequest, SendContext, SettingsError
+from integrations.base import Field, IntegrationType, OutgoingRequest, SendContext, SettingsError, template_field
 from integrations.gourl import go_url_parse_fails
 from integrations.values import go_json, go_quote, trunc_bytes
 
@@ -42,12 +42,10 @@ class Webex(IntegrationType):
             help="The access token of the Webex bot that posts the message (required by Webex); "
             "sent as `Authorization: Bearer <token>`.",
         ),
-        Field(
+        template_field(
             "message",
             "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
+            "default.message",
             help="Templated Markdown message (at most 4096 bytes; longer text is cut with …).",
         ),
     )

@@ -17,6 +17,7 @@ from integrations.base import (
     SendContext,
     SettingsError,
     TlsOptions,
+    template_field,
 )
 from integrations.values import as_int, go_json, go_quote_list
 
@@ -108,20 +109,11 @@ class Webhook(IntegrationType):
             help="Max alerts to include in a notification. Remaining alerts in the same batch will be ignored "
             "above this number. 0 means no limit.",
         ),
-        Field(
-            "title",
-            "Title",
-            Kind.TEXT,
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated title of the message.",
-        ),
-        Field(
+        template_field("title", "Title", "default.title", help="Templated title of the message."),
+        template_field(
             "message",
             "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
+            "default.message",
             help='Templated message to be used in the payload\'s "message" field.',
         ),
         Field(

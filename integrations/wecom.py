@@ -19,6 +19,7 @@ from integrations.base import (
     SendContext,
     SettingsError,
     TransportError,
+    template_field,
 )
 from integrations.values import go_json, sha256_hex, status_text
 
@@ -120,21 +121,8 @@ class WeCom(IntegrationType):
             choices=MSG_TYPES,
             help="markdown (the default; any other value means markdown) or text.",
         ),
-        Field(
-            "message",
-            "Message",
-            Kind.TEXT,
-            default='{{ template("default.message") }}',
-            template=True,
-            help="Templated message body.",
-        ),
-        Field(
-            "title",
-            "Title",
-            default='{{ template("default.title") }}',
-            template=True,
-            help="Templated message title.",
-        ),
+        template_field("message", "Message", "default.message", help="Templated message body."),
+        template_field("title", "Title", "default.title", help="Templated message title.", kind=Kind.STRING),
         Field(
             "touser",
             "To User",
