@@ -255,7 +255,7 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--web-workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
-    parser.add_argument("--worker-threads", type=int, default=16)
+    parser.add_argument("--worker-threads", type=int, default=(os.cpu_count() or 1) * 4)  # as WORKER_CONCURRENCY
     args = parser.parse_args()
     ensure_database(args.database_url)
     stack = Stack(args.database_url, args.web_workers, args.worker_threads)

@@ -68,7 +68,7 @@ class ContactPointPausedFilter(admin.SimpleListFilter):
     parameter_name = "paused"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "Paused (all or some integrations)"), ("no", "Sending")]
+        return [("yes", "Paused (all or some integrations)"), ("no", "Active")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         paused = Q(paused=True) | _integrations_where(Q(paused=True))
