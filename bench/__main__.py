@@ -78,7 +78,7 @@ class TimingReceiver:
 class Stack:
     """The service's processes, started like `make run` starts them."""
 
-    def __init__(self, database_url: str, web_workers: int, worker_threads: int):
+    def __init__(self, database_url: str, web_workers: int, worker_threads: int, worker_processes: int = 1):
         self.folder = Path(tempfile.mkdtemp(prefix="bench-"))
         self.redis_port = free_port()
         self.web_port = free_port()
@@ -94,6 +94,7 @@ class Stack:
             "LOG_LEVEL": "WARNING",
         }
         self.web_workers, self.worker_threads = web_workers, worker_threads
+        self.worker_processes = worker_processes
         self.processes: list[subprocess.Popen] = []
 
     def manage(self, *args: str) -> str:
@@ -124,25 +125,28 @@ class Stack:
             "--log-level",
             "warning",
         )
-        self.spawn(
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "project",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(self.worker_threads),
-            "-Q",
-            "deliveries",
-            "-l",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        )
+        for number in range(self.worker_processes):  # as `make worker` adds capacity
+            self.spawn(
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "project",
+                "worker",
+                "-n",
+                f"bench{number}@%h",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(self.worker_threads),
+                "-Q",
+                "deliveries",
+                "-l",
+                "warning",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            )
         wait_for_port(self.web_port, 30)
 
     def stop(self) -> None:
@@ -255,12 +259,16 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--web-workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--worker-threads", type=int, default=(os.cpu_count() or 1) * 4)  # as WORKER_CONCURRENCY
     args = parser.parse_args()
     ensure_database(args.database_url)
-    stack = Stack(args.database_url, args.web_workers, args.worker_threads)
+    stack = Stack(args.database_url, args.web_workers, args.worker_threads, args.worker_processes)
     receiver = TimingReceiver()
-    print(f"machine: {os.cpu_count()} cores; web workers {args.web_workers}, worker threads {args.worker_threads}")
+    print(
+        f"machine: {os.cpu_count()} cores; web workers {args.web_workers}, "
+        f"{args.worker_processes} worker process(es) of {args.worker_threads} threads"
+    )
     try:
         stack.start()
         uid, token = setup_contact_point(stack, "Bench", receiver.url)
