@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -134,14 +135,17 @@ def _send(integration: Integration, notification: Notification, *, firing_only: 
     )
     try:
         outcome = integration_type().send(context, transport())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any integration bug, recorded below
         # A bug in one integration must not lose the delivery: record it and keep the row moving.
-        logger.exception("integration %s raised", integration.type)
+        # The traceback is logged scrubbed: an exception's text may quote a URL or a secret.
+        trace = scrub("".join(traceback.format_exception(exc)), integration.secret_values())
+        logger.error("integration %s raised:\n%s", integration.type, trace)
         return Outcome(
             Result.RETRY, error=f"internal error in the {integration.type} integration: {type(exc).__name__}"
         )
     if context.template_errors and outcome.ok:
-        logger.warning("template errors in %s %s: %s", integration.type, integration.uid, context.template_errors)
+        errors = scrub("; ".join(context.template_errors), integration.secret_values())
+        logger.warning("template errors in %s %s: %s", integration.type, integration.uid, errors)
     return outcome
 
 

@@ -168,3 +168,18 @@ def test_backoff_table(attempt, retry_after, low, high, settings):
     settings.DELIVERY_RETRY_BASE_SECONDS = 0.2
     settings.DELIVERY_RETRY_MAX_SECONDS = 900
     assert low <= engine.retry_delay_seconds(attempt, retry_after) <= high
+
+
+def test_an_integration_bug_is_retried_and_logged_without_secrets(pending_delivery, caplog):
+    from integrations.webhook import Webhook
+
+    def broken(self, ctx, transport):
+        raise RuntimeError(f"boom near {ctx.config['password']}")
+
+    with mock.patch.object(Webhook, "send", broken):
+        assert engine.run_delivery(pending_delivery.pk) == DeliveryStatus.RETRYING
+    pending_delivery.refresh_from_db()
+    assert pending_delivery.last_error == "internal error in the webhook integration: RuntimeError"
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "contactpoints.delivery")
+    assert "boom near [REDACTED]" in logged
+    assert SECRET_PASSWORD not in logged
