@@ -156,3 +156,30 @@ def test_accepted_while_redis_is_down_is_delivered_when_it_returns(
     receiver.wait_for(1, timeout_seconds=45)
     (delivery,) = wait_until(lambda: delivery_settled(response.json()["id"]), timeout_seconds=30)
     assert delivery.status == DeliveryStatus.DELIVERED
+
+
+def test_a_delivery_whose_worker_died_mid_send_is_sent_by_another(
+    celery_worker, receiver, make_contact_point, api, intake_token
+):
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from contactpoints import delivery as engine
+
+    contact_point = make_contact_point("Orphaned", [("webhook", {"url": receiver.url})])
+    with mock.patch("contactpoints.services.enqueue_deliveries"):  # the message never reaches a worker
+        response = api.post(f"/api/v1/intake/{contact_point.uid}", ALERT, token=intake_token)
+    (delivery,) = Delivery.objects.filter(notification_id=response.json()["id"])
+    # This process claims it and "dies": the row stays `sending` until its lease lapses.
+    assert engine.claim(delivery.pk)
+    Delivery.objects.filter(pk=delivery.pk).update(lease_expires_at=timezone.now())
+
+    # Beat's sweeper (every second here) reclaims the lease; the real worker sends it.
+    receiver.wait_for(1, timeout_seconds=30)
+    (delivery,) = wait_until(lambda: delivery_settled(response.json()["id"]), timeout_seconds=30)
+    assert delivery.status == DeliveryStatus.DELIVERED
+    outcomes = [(a.number, a.outcome) for a in delivery.attempt_set.all()]
+    assert outcomes == [(1, "retry"), (2, "success")]
+    assert "outcome is unknown" in delivery.attempt_set.first().error
+    assert len(receiver.requests) == 1
