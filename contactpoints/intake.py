@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contactpoints.storable import UNSTORABLE_MESSAGE, first_unstorable
+
 ZERO_TIME_PREFIX = "0001-01-01"
 MAX_TRUNCATED_ALERTS = 2**31 - 1  # Notification.truncated_alerts is a PositiveIntegerField
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -136,37 +138,10 @@ class TooManyAlerts(ValueError):
         super().__init__(f"{count} alerts in one request; at most {limit} are accepted (INTAKE_MAX_ALERTS)")
 
 
-def unstorable_text(value: Any, path: str = "body") -> str | None:
-    """The path of the first string PostgreSQL cannot store (NUL, a lone surrogate), else None."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return path
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path
-        return None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = ((f"[{i}]", item) for i, item in enumerate(value))
-    else:
-        return None
-    for key, item in items:
-        key_text = str(key)
-        if isinstance(key, str) and unstorable_text(key_text) is not None:
-            return path  # not the name itself: it may not even encode in the answer
-        child = f"{path}{key_text}" if key_text.startswith("[") else f"{path}.{key_text}"
-        found = unstorable_text(item, child)
-        if found:
-            return found
-    return None
-
-
 def parse_intake(body: Any, *, max_alerts: int) -> ParsedIntake:
     """Recognise the shape and parse it. Raises IntakeError or TooManyAlerts."""
-    if (bad := unstorable_text(body)) is not None:
-        raise IntakeError({bad.removeprefix("body.") or "body": "must not contain NUL characters or lone surrogates"})
+    if (bad := first_unstorable(body)) is not None:
+        raise IntakeError({bad.removeprefix("body.") or "body": UNSTORABLE_MESSAGE})
     if isinstance(body, list):
         alerts, errors = _parse_alert_list(body, "", max_alerts)
         _raise_if(errors)

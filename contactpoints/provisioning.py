@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from contactpoints.models import UID_MAX_LENGTH, ContactPoint, Integration, Provenance, uid_from_name
+from contactpoints.storable import first_unstorable
 from integrations.base import SettingsError
 from integrations.registry import UnknownIntegrationType, get_type
 from integrations.values import get_path, is_blank, set_path
@@ -25,7 +24,6 @@ from integrations.values import get_path, is_blank, set_path
 REDACTED = "[REDACTED]"
 UID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 NAME_MAX_LENGTH = ContactPoint._meta.get_field("name").max_length
-UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 class ProvisioningError(ValueError):
@@ -83,20 +81,6 @@ def check_uid(uid: str) -> None:
         raise ProvisioningError("invalid format of UID. Only letters, numbers, '-' and '_' are allowed")
 
 
-def _unstorable(value: Any) -> bool:
-    """What PostgreSQL cannot store (NUL, lone surrogates, infinite numbers): bad input to
-    refuse with a 400, not a server error at save time."""
-    if isinstance(value, str):
-        return UNSTORABLE_TEXT.search(value) is not None
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_unstorable(item) for item in value)
-    return False
-
-
 def check_spec(name: Any, kind: Any, settings_in: Any) -> tuple[str, str, dict[str, Any]]:
     """The checks every entry gets, in Grafana's order and words; returns the cleaned values."""
     if not isinstance(name, str) or not name.strip():
@@ -108,7 +92,7 @@ def check_spec(name: Any, kind: Any, settings_in: Any) -> tuple[str, str, dict[s
         raise ProvisioningError("no type is set")
     if not isinstance(settings_in, dict) or not settings_in:
         raise ProvisioningError("no settings are set")
-    if _unstorable([name, kind, settings_in]):
+    if first_unstorable([name, kind, settings_in]) is not None:
         raise ProvisioningError("values may not contain NUL characters, lone surrogates or infinite numbers")
     try:
         kind = get_type(kind.strip()).type

@@ -14,8 +14,9 @@ from rest_framework.views import APIView
 from contactpoints import ratelimit, services
 from contactpoints.api.auth import IntakeScope
 from contactpoints.api.errors import error_response
-from contactpoints.intake import IntakeError, TooManyAlerts, parse_intake, unstorable_text
+from contactpoints.intake import IntakeError, TooManyAlerts, parse_intake
 from contactpoints.models import ContactPoint
+from contactpoints.storable import first_unstorable
 
 
 @cache
@@ -72,7 +73,7 @@ class IntakeView(APIView):
         except IntakeError as exc:
             return error_response(status.HTTP_400_BAD_REQUEST, f"invalid alert payload: {exc}", exc.errors)
         idempotency_key = request.headers.get("Idempotency-Key", "").strip()[:255]
-        if unstorable_text(idempotency_key) is not None:
+        if first_unstorable(idempotency_key) is not None:
             return error_response(
                 status.HTTP_400_BAD_REQUEST,
                 "invalid Idempotency-Key header",

@@ -243,3 +243,20 @@ def test_rate_limit_answers_429_with_retry_after(api, contact_point, intake_toke
     assert limited.status_code == 429
     assert 1 <= int(limited["Retry-After"]) <= 61
     assert Notification.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ("fine", None),
+        ("nul\x00", "body"),
+        ("lone \ud800", "body"),
+        (float("inf"), "body"),
+        ({"a": [1.5, {"b": "x\x00"}]}, "body.a[1].b"),
+        ({"bad\x00name": "v"}, "body"),
+    ],
+)
+def test_first_unstorable_table(value, path):
+    from contactpoints.storable import first_unstorable
+
+    assert first_unstorable(value) == path
