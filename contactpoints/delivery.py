@@ -34,10 +34,10 @@ from integrations.base import Outcome, Result, SendContext, SettingsError
 from integrations.http import HttpTransport, OutboundPolicy
 from integrations.registry import UnknownIntegrationType
 from integrations.templating import TemplateRenderer, build_template_data
+from integrations.values import scrub
 
 logger = logging.getLogger(__name__)
 
-REDACTED = "[REDACTED]"
 # A claimed delivery belongs to its worker this long past the request timeout; after that the
 # sweeper assumes the worker died (redirects, SMTP and rendering fit well inside the margin).
 LEASE_MARGIN_SECONDS = 60
@@ -73,14 +73,6 @@ def user_templates() -> dict[str, str]:
 
 def forget_user_templates() -> None:
     _user_templates_cache["loaded_at"] = -USER_TEMPLATES_TTL_SECONDS
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """Remove every secret value from a text that will be stored or shown."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 @dataclass

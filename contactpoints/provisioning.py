@@ -19,9 +19,8 @@ from contactpoints.models import UID_MAX_LENGTH, ContactPoint, Integration, Prov
 from contactpoints.storable import first_unstorable
 from integrations.base import SettingsError
 from integrations.registry import UnknownIntegrationType, get_type
-from integrations.values import get_path, is_blank, set_path
+from integrations.values import REDACTED, get_path, is_blank, set_path
 
-REDACTED = "[REDACTED]"
 UID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 NAME_MAX_LENGTH = ContactPoint._meta.get_field("name").max_length
 

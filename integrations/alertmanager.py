@@ -93,7 +93,7 @@ class Alertmanager(IntegrationType):
         try:
             response = transport.send(request)
         except TransportError as exc:
-            return Outcome(Result.RETRY if exc.retryable else Result.FAILED, error=str(exc))
+            return Outcome.from_transport_error(exc)
         if 200 <= response.status <= 299:
             return Outcome.success(response.status)
         return IntegrationType.http_error(response, f"failed to send HTTP request - status code {response.status}")

@@ -144,6 +144,15 @@ class Outcome:
     def success(cls, http_status: int | None = None) -> Outcome:
         return cls(Result.SUCCESS, http_status=http_status)
 
+    @classmethod
+    def failure(cls, error: str, *, retryable: bool, **details: Any) -> Outcome:
+        """A failed attempt: RETRY when it may succeed later, else FAILED."""
+        return cls(Result.RETRY if retryable else Result.FAILED, error=error, **details)
+
+    @classmethod
+    def from_transport_error(cls, exc: TransportError) -> Outcome:
+        return cls.failure(str(exc), retryable=exc.retryable)
+
     @property
     def ok(self) -> bool:
         return self.result is Result.SUCCESS
@@ -365,10 +374,9 @@ class IntegrationType:
     @staticmethod
     def http_error(response: HttpResponse, message: str) -> Outcome:
         """An error outcome for an HTTP answer, retryable per the delivery rules."""
-        retryable = status_is_retryable(response.status)
-        return Outcome(
-            Result.RETRY if retryable else Result.FAILED,
-            error=message,
+        return Outcome.failure(
+            message,
+            retryable=status_is_retryable(response.status),
             http_status=response.status,
             retry_after_seconds=parse_retry_after(response.headers.get("retry-after")),
         )
@@ -384,7 +392,7 @@ class IntegrationType:
         try:
             response = transport.send(request)
         except TransportError as exc:
-            return self.with_error_prefix(Outcome(Result.RETRY if exc.retryable else Result.FAILED, error=str(exc)))
+            return self.with_error_prefix(Outcome.from_transport_error(exc))
         return self.with_error_prefix(self.classify(response, ctx))
 
     def with_error_prefix(self, outcome: Outcome) -> Outcome:

@@ -166,4 +166,4 @@ class Email(IntegrationType):
     @staticmethod
     def failure(errors: list[str], retryable: bool) -> Outcome:
         # A retry re-sends to every recipient, as Grafana does; any transient error is worth one.
-        return Outcome(Result.RETRY if retryable else Result.FAILED, error="\n".join(errors))
+        return Outcome.failure("\n".join(errors), retryable=retryable)

@@ -18,7 +18,7 @@ from integrations.base import (
     SettingsError,
     template_field,
 )
-from integrations.values import trunc_runes
+from integrations.values import scrub, trunc_runes
 
 MAX_MESSAGE_RUNES = 4096  # https://limits.tginfo.me/en
 # Accepted spellings (case-insensitive) → the value Telegram takes; None leaves the field out.
@@ -27,7 +27,6 @@ INT64_RANGE = range(-(2**63), 2**63)
 INT32_RANGE = range(-(2**31), 2**31)
 # Go's strconv.Atoi: an optional sign and ASCII digits, nothing else (no spaces, no underscores).
 GO_INTEGER = re.compile(r"[+-]?[0-9]+")
-REDACTED = "[REDACTED]"
 
 
 def number_text(value: Any) -> str:
@@ -140,9 +139,7 @@ class Telegram(IntegrationType):
         """The shared rules; an answer that echoes the URL (proxies do) must not leak the token."""
         outcome = super().classify(response, ctx)
         token = ctx.config["bottoken"]
-        for spelling in {token, quote(token, safe=":"), quote(token, safe="")}:
-            if spelling:
-                outcome.error = outcome.error.replace(spelling, REDACTED)
+        outcome.error = scrub(outcome.error, {token, quote(token, safe=":"), quote(token, safe="")})
         return outcome
 
 

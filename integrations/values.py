@@ -191,3 +191,18 @@ def trunc_bytes(text: str, limit: int) -> str:
         return "." * limit
     # The longest whole-character prefix that leaves room for the 3-byte ellipsis.
     return encoded[: limit - 3].decode("utf-8", errors="ignore") + "…"
+
+
+REDACTED = "[REDACTED]"
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Remove every secret value from a text that will be stored, shown or logged.
+
+    Values shorter than three characters are left alone: replacing them would wreck the text
+    without hiding anything worth hiding.
+    """
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, REDACTED)
+    return text

@@ -21,7 +21,7 @@ from integrations.base import (
     TransportError,
     template_field,
 )
-from integrations.values import go_json, sha256_hex, status_text
+from integrations.values import go_json, scrub, sha256_hex, status_text
 
 if TYPE_CHECKING:
     from integrations.http import HttpTransport
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 DEFAULT_ENDPOINT_URL = "https://qyapi.weixin.qq.com"
 MSG_TYPES = ("markdown", "text")
 DEFAULT_TO_USER = "@all"
-REDACTED = "[REDACTED]"
 # Renew a token five minutes before WeCom says it expires (Grafana's intent, too).
 TOKEN_EARLY_RENEWAL_SECONDS = 300
 # gettoken errcodes worth a retry: -1 system busy, 45009 API rate limit, 45033 concurrency limit.
@@ -80,15 +79,8 @@ class TokenCache:
 TOKENS = TokenCache()
 
 
-def scrub(text: str, *secrets: str) -> str:
-    """Errors are stored and shown: the secret and the access token never appear in them."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
 def transport_failure(exc: TransportError, *secrets: str) -> Outcome:
-    return Outcome(Result.RETRY if exc.retryable else Result.FAILED, error=scrub(str(exc), *secrets))
+    return Outcome.failure(scrub(str(exc), secrets), retryable=exc.retryable)
 
 
 class WeCom(IntegrationType):
@@ -196,7 +188,7 @@ class WeCom(IntegrationType):
         except TransportError as exc:
             return transport_failure(exc, *secrets), None
         outcome = self.classify(response, ctx)
-        outcome.error = scrub(outcome.error, *secrets)
+        outcome.error = scrub(outcome.error, secrets)
         return outcome, response
 
     def fetch_token(self, config: dict[str, Any], transport: HttpTransport) -> tuple[str, Outcome | None]:
@@ -219,11 +211,11 @@ class WeCom(IntegrationType):
             if not isinstance(answer, dict):
                 raise ValueError("not a JSON object")
         except ValueError as exc:
-            error = scrub(f"failed to decode the WeCom access token response: {exc}", secret)
+            error = scrub(f"failed to decode the WeCom access token response: {exc}", [secret])
             return "", Outcome(Result.FAILED, error=error, http_status=response.status)
         errcode = answer.get("errcode") or 0
         if errcode != 0:
-            error = scrub(f"WeCom returned errmsg: {answer.get('errmsg') or ''}", secret)
+            error = scrub(f"WeCom returned errmsg: {answer.get('errmsg') or ''}", [secret])
             result = Result.RETRY if errcode in TRANSIENT_ERRCODES else Result.FAILED
             return "", Outcome(result, error=error, http_status=response.status)
         token = str(answer.get("access_token") or "")

@@ -28,6 +28,7 @@ from contactpoints.forms import IntegrationForm, clear_field_name, integration_f
 from contactpoints.models import ContactPoint, Integration, Provenance
 from integrations import registry
 from integrations.base import IntegrationType
+from integrations.values import REDACTED
 
 MANAGED_PROVENANCES = (Provenance.API, Provenance.FILE)
 TYPE_PICKER_TEMPLATE = "admin/contactpoints/integration/type_picker.html"
@@ -300,7 +301,7 @@ class IntegrationAdmin(TemplatePreviewAdminMixin, admin.ModelAdmin):
     def settings_display(self, obj: Integration) -> str:
         try:
             # Set secrets show as [REDACTED], as in the provisioning API; their values never leave here.
-            return pretty_json(obj.settings_with_secrets_masked("[REDACTED]"))
+            return pretty_json(obj.settings_with_secrets_masked(REDACTED))
         except registry.UnknownIntegrationType:
             return format_html("Unknown type “{}”: its settings are not shown.", obj.type)
 
