@@ -12,8 +12,10 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 # redis-server: the end-to-end tests start their own; prometheus-alertmanager: a real peer for
 # the prometheus-alertmanager integration; chromium: the admin's browser tests (Playwright drives it).
 TEST_SYSTEM_PACKAGES ?= redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager chromium:chromium
+# The same for `make bench`: wrk drives the load; Alertmanager is what this project is compared with.
+BENCH_SYSTEM_PACKAGES ?= wrk:wrk redis-server:redis-server prometheus-alertmanager:prometheus-alertmanager
 
-.PHONY: run worker web test lint bench migrate clean system-packages
+.PHONY: run worker web test lint bench migrate clean system-packages bench-system-packages
 
 run: $(RUN_STAMP) .env migrate
 	$(MANAGE) collectstatic --noinput --verbosity 0
@@ -36,8 +38,9 @@ test: $(DEV_STAMP) system-packages
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) bench-system-packages
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.admin_pages
 
@@ -75,4 +78,16 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
 		echo "Missing system packages:$$missing. Install them; the tests that need them are skipped."; \
+	fi
+
+bench-system-packages:
+	@missing=""; \
+	for pair in $(BENCH_SYSTEM_PACKAGES); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "Missing system packages:$$missing. Install them; the bench needs them."; exit 1; \
 	fi

@@ -5,6 +5,3 @@ class ContactPointsConfig(AppConfig):
     name = "contactpoints"
     verbose_name = "Contact points"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from contactpoints import signals  # noqa: F401 - connects the handlers

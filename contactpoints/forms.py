@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 
 from contactpoints.models import ApiToken, Integration, NotificationTemplate
 from integrations.base import Field, IntegrationType, Kind, SettingsError
+from integrations.templating import TemplateError, TemplateRenderer
 from integrations.values import as_bool, get_path, is_blank, pop_path, set_path
 
 HELP_WHEN_SET = "Set; leave blank to keep."
@@ -338,9 +339,6 @@ class NotificationTemplateForm(forms.ModelForm):
         help_texts = {"content": 'Jinja2 over Grafana\'s data model; other templates call it as template("name").'}
 
     def clean_content(self) -> str:
-        # Imported here: templating depends on nothing in the admin, and loads Jinja2 only when used.
-        from integrations.templating import TemplateError, TemplateRenderer
-
         content = self.cleaned_data["content"]
         try:
             TemplateRenderer().check(content)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db.models import Count
 
+from contactpoints.models import MOVING_STATUSES, Delivery
 from contactpoints.redis_client import REDIS_ERRORS, get_redis
 
 logger = logging.getLogger(__name__)
@@ -35,20 +37,22 @@ def count_notification(alert_count: int) -> None:
     _safely(action)
 
 
-def count_attempt(integration_type: str, result: str, duration_seconds: float) -> None:
-    """One finished attempt: its outcome and its duration into the histogram."""
+def count_attempts(attempts: list[tuple[str, str, float]]) -> None:
+    """Finished attempts as (integration type, outcome, duration): outcomes and the histogram."""
 
     def action():
         pipe = get_redis().pipeline(transaction=False)
-        pipe.hincrby(KEY_PREFIX + "attempts", f"{integration_type}|{result}", 1)
-        if result == "retry":
-            pipe.hincrby(KEY_PREFIX + "counters", "retries", 1)
-        bucket = next((str(b) for b in DURATION_BUCKETS_SECONDS if duration_seconds <= b), "+Inf")
-        pipe.hincrby(KEY_PREFIX + "duration_buckets", f"{integration_type}|{bucket}", 1)
-        pipe.hincrbyfloat(KEY_PREFIX + "duration_sum", integration_type, duration_seconds)
+        for integration_type, result, duration_seconds in attempts:
+            pipe.hincrby(KEY_PREFIX + "attempts", f"{integration_type}|{result}", 1)
+            if result == "retry":
+                pipe.hincrby(KEY_PREFIX + "counters", "retries", 1)
+            bucket = next((str(b) for b in DURATION_BUCKETS_SECONDS if duration_seconds <= b), "+Inf")
+            pipe.hincrby(KEY_PREFIX + "duration_buckets", f"{integration_type}|{bucket}", 1)
+            pipe.hincrbyfloat(KEY_PREFIX + "duration_sum", integration_type, duration_seconds)
         pipe.execute()
 
-    _safely(action)
+    if attempts:
+        _safely(action)
 
 
 def _read_redis() -> tuple[dict, dict, dict, dict, int | None]:
@@ -57,8 +61,6 @@ def _read_redis() -> tuple[dict, dict, dict, dict, int | None]:
         pipe = client.pipeline(transaction=False)
         for name in ("counters", "attempts", "duration_buckets", "duration_sum"):
             pipe.hgetall(KEY_PREFIX + name)
-        from django.conf import settings
-
         pipe.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
         counters, attempts, buckets, sums, broker_depth = pipe.execute()
     except REDIS_ERRORS:
@@ -69,8 +71,6 @@ def _read_redis() -> tuple[dict, dict, dict, dict, int | None]:
 
 def render() -> str:
     """The Prometheus text exposition."""
-    from contactpoints.models import MOVING_STATUSES, Delivery
-
     counters, attempts, buckets, sums, broker_depth = _read_redis()
     lines = [
         "# HELP contactpoints_notifications_received_total Intake requests accepted.",

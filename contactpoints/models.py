@@ -209,6 +209,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     # While sending: when the claim lapses and the sweeper may hand the delivery to another worker.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # While sending: the batch that claimed it. Finds the batch after its claim, and keeps a worker
+    # that outlived its lease from recording over the delivery's next owner.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -220,6 +223,7 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["claim"], name="delivery_claimed", condition=models.Q(status="sending")),
             # The lists sort by (-created_at, -id): the id breaks ties for stable pages.
             models.Index(fields=["-created_at", "-id"], name="delivery_newest"),
             models.Index(fields=["integration", "-created_at"], name="delivery_by_integration"),

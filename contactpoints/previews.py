@@ -6,11 +6,11 @@ from typing import Any
 
 from django.conf import settings
 
-from contactpoints.delivery import user_templates
 from contactpoints.intake import parse_intake
+from contactpoints.sending import template_renderer
 from integrations.alertbuilder import build_template_data
 from integrations.alertdata import sample_alerts
-from integrations.templating import TemplateError, TemplateRenderer
+from integrations.templating import TemplateError
 
 PREVIEW_RECEIVER = "preview"
 
@@ -29,7 +29,7 @@ def render_preview(template: str, alerts: list[dict[str, Any]] | None = None) ->
         external_url=settings.PUBLIC_URL,
         app_version=settings.VERSION,
     )
-    renderer = TemplateRenderer(user_templates(), product_name=settings.PRODUCT_NAME, version=settings.VERSION)
+    renderer = template_renderer()
     try:
         return {"output": renderer.render(template, data)}
     except TemplateError as exc:

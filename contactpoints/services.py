@@ -1,28 +1,25 @@
-"""The only writer of notifications and deliveries, and the enqueue that follows commit."""
+"""The only writer of notifications and deliveries; a wake for the workers follows the commit."""
 
 from __future__ import annotations
 
+import json
 import logging
-import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contactpoints import metrics
+from contactpoints import broker, metrics
 from contactpoints.intake import ParsedIntake
-from contactpoints.models import ContactPoint, Delivery, DeliveryStatus, IdempotencyKey, Notification
+from contactpoints.models import ContactPoint, Delivery, DeliveryStatus, IdempotencyKey, Integration, Notification
+from contactpoints.sending import derive_group_key
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-
-
-def format_label_set(labels: dict[str, str]) -> str:
-    """Alertmanager's LabelSet.String(): `{a="1", b="2"}`, names sorted."""
-    return "{" + ", ".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}"
 
 
 def default_group_labels(alerts: list[dict[str, Any]]) -> dict[str, str]:
@@ -33,15 +30,10 @@ def default_group_labels(alerts: list[dict[str, Any]]) -> dict[str, str]:
     return {}
 
 
-def derive_group_key(contact_point: ContactPoint, group_labels: dict[str, str]) -> str:
-    """Grafana's `<route key>:<group labels>` shape, the route being the contact point."""
-    return f'{{}}/{{contact_point="{contact_point.uid}"}}:{format_label_set(group_labels)}'
-
-
 def accept_notification(
     contact_point: ContactPoint, parsed: ParsedIntake, *, idempotency_key: str = ""
 ) -> dict[str, Any]:
-    """Store the notification and one delivery per enabled integration; enqueue after commit.
+    """Store the notification and one delivery per enabled integration; wake a worker after commit.
 
     Returns the 202 answer. A repeated Idempotency-Key returns the first answer unchanged.
     """
@@ -50,7 +42,8 @@ def accept_notification(
         if replay is not None:
             return replay
     try:
-        with transaction.atomic():
+        # One statement is atomic on its own; the Idempotency-Key row must commit with it.
+        with transaction.atomic() if idempotency_key or connection.vendor != "postgresql" else nullcontext():
             answer = _store(contact_point, parsed, idempotency_key)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
@@ -70,7 +63,7 @@ def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | 
 
 def _store(contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: str) -> dict[str, Any]:
     group_labels = parsed.group_labels if parsed.group_labels is not None else default_group_labels(parsed.alerts)
-    notification = Notification.objects.create(
+    notification = Notification(
         contact_point=contact_point,
         status=parsed.status,
         alerts=parsed.alerts,
@@ -81,106 +74,80 @@ def _store(contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: s
         truncated_alerts=parsed.truncated_alerts,
         source=parsed.source,
     )
-    deliveries = create_deliveries(notification, contact_point.integrations.filter(enabled=True))
-    answer = {"id": str(notification.id), "alerts": len(parsed.alerts), "deliveries": len(deliveries)}
+    statuses = store_with_deliveries(notification)
+    answer = {"id": str(notification.id), "alerts": len(parsed.alerts), "deliveries": len(statuses)}
     if idempotency_key:
         cutoff = timezone.now() - IDEMPOTENCY_WINDOW
         IdempotencyKey.objects.filter(contact_point=contact_point, key=idempotency_key, created_at__lt=cutoff).delete()
         IdempotencyKey.objects.create(contact_point=contact_point, key=idempotency_key, response=answer)
+    if DeliveryStatus.PENDING in statuses:
+        transaction.on_commit(broker.wake)
     return answer
 
 
-def create_deliveries(notification: Notification, integrations) -> list[Delivery]:
-    """One delivery per integration; disableResolveMessage ones only while something fires.
-    Paused integrations get their delivery recorded as paused, and nothing is enqueued."""
-    firing = notification.status == "firing"
-    paused = notification.contact_point.paused
-    deliveries = [
+def store_with_deliveries(notification: Notification) -> list[str]:
+    """Insert the notification and one delivery per enabled integration; returns the deliveries' statuses.
+
+    Rules: disableResolveMessage integrations get a delivery only while something fires; a paused
+    integration or contact point gets its delivery recorded as paused. On PostgreSQL this is one
+    statement (one round trip, atomic on its own); elsewhere the ORM does it in three.
+    """
+    if connection.vendor == "postgresql":
+        return _store_in_one_statement(notification)
+    notification.save(force_insert=True)
+    integrations = notification.contact_point.integrations.filter(enabled=True)
+    if notification.status != "firing":
+        integrations = integrations.filter(disable_resolve_message=False)
+    deliveries = Delivery.objects.bulk_create(
         Delivery(
             notification=notification,
             integration=integration,
             firing_only=integration.disable_resolve_message,
-            status=DeliveryStatus.PAUSED if paused or integration.paused else DeliveryStatus.PENDING,
+            status=_initial_status(notification.contact_point.paused or integration.paused),
+            created_at=notification.received_at,
+            next_attempt_at=notification.received_at,
         )
-        for integration in integrations
-        if firing or not integration.disable_resolve_message
-    ]
-    Delivery.objects.bulk_create(deliveries)
-    ids = [d.id for d in deliveries if d.status == DeliveryStatus.PENDING]
-    if ids:
-        transaction.on_commit(lambda: enqueue_deliveries(ids))
-    return deliveries
-
-
-def enqueue_deliveries(delivery_ids: list, countdown_seconds: float = 0) -> bool:
-    """Publish one task per delivery. The broker is only a fast path: when it is down, the
-    rows stay pending and beat's sweeper enqueues them later. Returns whether all went out."""
-    from contactpoints.tasks import deliver
-
-    try:
-        with deliver.app.producer_or_acquire() as producer:
-            for delivery_id in delivery_ids:
-                deliver.apply_async(
-                    args=[str(delivery_id)],
-                    countdown=countdown_seconds or None,
-                    producer=producer,
-                    retry=False,
-                )
-    except Exception as exc:  # noqa: BLE001 - any broker failure means "the sweeper will do it"
-        logger.warning(
-            "broker unavailable (%s); %d deliveries wait for the sweeper", type(exc).__name__, len(delivery_ids)
-        )
-        return False
-    return True
-
-
-def send_test_notification(
-    contact_point: ContactPoint,
-    *,
-    integrations=None,
-    labels: dict[str, str] | None = None,
-    annotations: dict[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """Send spec §3.8's test alert to each integration now, in parallel; one result per integration.
-
-    Nothing is stored: a test is an answer on the page, not a delivery in the history.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connections
-
-    from contactpoints.delivery import send_notification, user_templates
-    from integrations.alertdata import test_alert
-
-    alert = test_alert(labels, annotations)
-    group_labels = {"alertname": alert["labels"]["alertname"]}
-    notification = Notification(
-        contact_point=contact_point,
-        status="firing",
-        alerts=[alert],
-        receiver=contact_point.name,
-        group_key=derive_group_key(contact_point, group_labels),
-        group_labels=group_labels,
-        external_url=settings.PUBLIC_URL,
-        source="test",
+        for integration in integrations.order_by()
     )
-    targets = list(integrations if integrations is not None else contact_point.integrations.all())
-    user_templates()  # load once here, not once per thread
+    return [delivery.status for delivery in deliveries]
 
-    def send_one(integration) -> dict[str, Any]:
-        try:
-            result = send_notification(
-                integration, notification, firing_only=False, idempotency_key=f"test-{uuid.uuid4()}"
-            )
-        finally:
-            connections.close_all()  # this thread's own connections, if it opened any
-        return {
-            "uid": integration.uid,
-            "type": integration.type,
-            "status": "ok" if result.outcome.ok else "failed",
-            "error": result.outcome.error,
-            "durationMs": round(result.duration_seconds * 1000),
-        }
 
-    with ThreadPoolExecutor(max_workers=min(8, len(targets) or 1)) as pool:
-        return list(pool.map(send_one, targets))
+def _initial_status(paused: bool) -> str:
+    return DeliveryStatus.PAUSED if paused else DeliveryStatus.PENDING
+
+
+def _store_in_one_statement(notification: Notification) -> list[str]:
+    now = notification.received_at
+    columns = ["id", "contact_point_id", "status", "alerts", "receiver", "group_key", "group_labels"]
+    columns += ["external_url", "truncated_alerts", "source", "received_at"]
+    values = [getattr(notification, column) for column in columns]
+    values[3], values[6] = json.dumps(values[3]), json.dumps(values[6])
+    sql = f"""
+        WITH notification AS (
+            INSERT INTO {Notification._meta.db_table} ({", ".join(columns)})
+            VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s::jsonb, %s, %s, %s, %s)
+            RETURNING id
+        )
+        INSERT INTO {Delivery._meta.db_table} (id, notification_id, integration_id, firing_only, status,
+            attempts, attempt_offset, next_attempt_at, last_error, created_at, updated_at)
+        SELECT gen_random_uuid(), notification.id, integration.id, integration.disable_resolve_message,
+            CASE WHEN %s OR integration.paused THEN %s ELSE %s END, 0, 0, %s, '', %s, %s
+        FROM notification, {Integration._meta.db_table} integration
+        WHERE integration.contact_point_id = %s AND integration.enabled
+            AND (%s OR NOT integration.disable_resolve_message)
+        RETURNING status
+    """  # noqa: S608 - table and column names are ours; every value is a parameter
+    parameters = [
+        *values,
+        notification.contact_point.paused,
+        _initial_status(True),
+        _initial_status(False),
+        now,
+        now,
+        now,
+        notification.contact_point_id,
+        notification.status == "firing",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        return [status for (status,) in cursor.fetchall()]

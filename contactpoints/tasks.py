@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers over contactpoints.delivery."""
+"""Celery tasks: thin wrappers over the delivery state machine (contactpoints.queue)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,33 @@ from celery import shared_task
 from django.db import close_old_connections
 from django.utils import timezone
 
-from contactpoints import delivery
+from contactpoints import queue
+from contactpoints.broker import DELIVER_DUE_TASK
+from contactpoints.models import IdempotencyKey
+from contactpoints.services import IDEMPOTENCY_WINDOW
+
+
+@shared_task(name=DELIVER_DUE_TASK, ignore_result=True)
+def deliver_due() -> dict[str, str]:
+    """A wake: claim a batch of due deliveries and send them. A wake that finds nothing does nothing."""
+    close_old_connections()  # drop a connection that is too old or broken; keep a good one
+    return queue.deliver_due()
 
 
 @shared_task(name="contactpoints.tasks.deliver", ignore_result=True)
-def deliver(delivery_id: str) -> str | None:
-    """Send one delivery. A duplicate message finds the row already claimed and does nothing."""
-    close_old_connections()  # drop a connection that is too old or broken; keep a good one
-    return delivery.run_delivery(delivery_id)
+def deliver(delivery_id: str) -> dict[str, str]:
+    """The one-message-per-delivery task of earlier releases: messages still queued at upgrade act as wakes."""
+    return deliver_due()
 
 
 @shared_task(name="contactpoints.tasks.sweep_deliveries", ignore_result=True)
 def sweep_deliveries() -> dict[str, int]:
     close_old_connections()
-    return delivery.sweep()
+    return queue.sweep()
 
 
 @shared_task(name="contactpoints.tasks.expire_idempotency_keys", ignore_result=True)
 def expire_idempotency_keys() -> int:
-    from contactpoints.models import IdempotencyKey
-    from contactpoints.services import IDEMPOTENCY_WINDOW
-
+    close_old_connections()
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
     return deleted

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from integrations.alertbuilder import rule_url
 from integrations.base import (
     Field,
     HttpResponse,
@@ -189,8 +190,6 @@ class Slack(IntegrationType):
     @staticmethod
     def title_link(ctx: SendContext) -> str:
         """The alerts' common generator URL when they share one, else the alert list page."""
-        from integrations.templating import rule_url
-
         urls = {alert.GeneratorURL for alert in ctx.data.Alerts}
         if len(urls) == 1 and (common := urls.pop()):
             return common

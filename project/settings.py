@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here: no CDN
     "contactpoints",
+    "project",  # for its management command `run_all` (the `make run` supervisor)
 ]
 
 MIDDLEWARE = [
@@ -129,10 +130,13 @@ DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
 DELIVERY_RETRY_BASE_SECONDS = env.float("DELIVERY_RETRY_BASE_SECONDS", default=5.0)
 DELIVERY_RETRY_MAX_SECONDS = env.float("DELIVERY_RETRY_MAX_SECONDS", default=900.0)
 DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
-# How often beat's sweeper looks for deliveries that should be moving and are not.
+# How often beat's sweeper reclaims lapsed leases and wakes a worker while anything is due
+# (the safety net for wakes lost with the broker).
 DELIVERY_SWEEP_INTERVAL_SECONDS = env.float("DELIVERY_SWEEP_INTERVAL_SECONDS", default=10.0)
-# A due delivery untouched this long is re-enqueued (its message was lost or never sent).
-DELIVERY_SWEEP_GRACE_SECONDS = env.float("DELIVERY_SWEEP_GRACE_SECONDS", default=30.0)
+# Deliveries one wake claims and sends together (one UPDATE, one SELECT, one recording transaction).
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
+# Requests one worker process keeps in flight while it waits on the network.
+DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=32)
 
 INTAKE_MAX_BYTES = env.int("INTAKE_MAX_BYTES", default=1048576)
 INTAKE_MAX_ALERTS = env.int("INTAKE_MAX_ALERTS", default=1000)

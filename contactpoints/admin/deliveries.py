@@ -1,7 +1,7 @@
 """Notifications, deliveries and attempts: a read-only record of what was sent and how it went.
 
 The one thing done here is sending a failed (or held) delivery again, through
-`delivery.retry_failed`, the same path as the API's retry.
+`queue.retry_failed`, the same path as the API's retry.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from contactpoints import delivery as delivery_engine
+from contactpoints import queue
 from contactpoints.admin.display import ago, pretty_json, short, status_badge
 from contactpoints.admin.filters import (
     ContactPointFilter,
@@ -28,7 +28,7 @@ from contactpoints.models import Attempt, Delivery, Notification
 
 def retry_deliveries(deliveries: QuerySet[Delivery]) -> int:
     """Send each failed or held delivery again; returns how many were queued."""
-    return delivery_engine.retry_many(deliveries.select_related(None).prefetch_related(None))
+    return queue.retry_many(deliveries.select_related(None).prefetch_related(None))
 
 
 def plural(count: int, noun: str) -> str:
@@ -118,7 +118,7 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
             raise Http404("No such delivery.")
         if not self.has_retry_permission(request):
             raise PermissionDenied
-        if delivery_engine.retry_failed(delivery):
+        if queue.retry_failed(delivery):
             self.message_user(request, "Queued again: the delivery is pending.", messages.SUCCESS)
         else:
             self.message_user(
@@ -130,7 +130,7 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None) -> HttpResponse:
         delivery = self.get_object(request, object_id)
-        retryable = delivery is not None and delivery.status in delivery_engine.RETRYABLE_BY_HAND
+        retryable = delivery is not None and delivery.status in queue.RETRYABLE_BY_HAND
         extra_context = {**(extra_context or {}), "can_retry": retryable and self.has_retry_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 

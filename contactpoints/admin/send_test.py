@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from contactpoints.admin.display import integration_summary
 from contactpoints.forms import MONOSPACE_ATTRS, parse_label_lines
 from contactpoints.models import ContactPoint, Integration
-from contactpoints.services import send_test_notification
+from contactpoints.sending import send_test_notification
 
 SEND_TEST_TEMPLATE = "admin/contactpoints/contactpoint/send_test.html"
 

@@ -44,9 +44,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             plain = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("invalid token") from None
-        token = ApiToken.objects.filter(token_hash=hash_token(plain), revoked_at__isnull=True).first()
-        if token is None:
-            raise exceptions.AuthenticationFailed("invalid or revoked token")
+        try:
+            token = ApiToken.objects.get(token_hash=hash_token(plain), revoked_at__isnull=True)
+        except ApiToken.DoesNotExist:
+            raise exceptions.AuthenticationFailed("invalid or revoked token") from None
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -8,7 +8,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contactpoints import services
+from contactpoints import sending
 from contactpoints.api.errors import error_response
 from contactpoints.api.openapi import error_responses
 from contactpoints.api.serializers import (
@@ -58,7 +58,7 @@ class ContactPointTest(APIView):
                 return error_response(
                     status.HTTP_404_NOT_FOUND, f"contact point {uid!r} has no integration with uid {only!r}"
                 )
-        results = services.send_test_notification(
+        results = sending.send_test_notification(
             contact_point,
             integrations=integrations,
             labels=body.validated_data.get("labels"),

@@ -63,8 +63,9 @@ class IntakeView(APIView):
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             return error_response(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}", {"body": "malformed JSON"})
-        contact_point = ContactPoint.objects.filter(uid=contact_point_uid).first()
-        if contact_point is None:
+        try:
+            contact_point = ContactPoint.objects.get(uid=contact_point_uid)
+        except ContactPoint.DoesNotExist:
             return error_response(status.HTTP_404_NOT_FOUND, f"no contact point with uid {contact_point_uid!r}")
         try:
             parsed = parse_intake(body, max_alerts=settings.INTAKE_MAX_ALERTS)

@@ -15,7 +15,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contactpoints import delivery, metrics
+from contactpoints import metrics, queue
 from contactpoints.api.errors import error_response
 from contactpoints.api.openapi import error_responses
 from contactpoints.api.serializers import (
@@ -104,12 +104,12 @@ class DeliveryRetry(APIView):
     )
     def post(self, request, pk) -> Response:
         found = get_object_or_404(Delivery, pk=pk)
-        if found.status not in delivery.RETRYABLE_BY_HAND:
+        if found.status not in queue.RETRYABLE_BY_HAND:
             return error_response(
                 status.HTTP_409_CONFLICT,
                 f"only failed or paused deliveries can be retried; this one is {found.status}",
             )
-        delivery.retry_failed(found)
+        queue.retry_failed(found)
         found.refresh_from_db()
         return Response(DeliverySerializer(found).data, status=status.HTTP_202_ACCEPTED)
 

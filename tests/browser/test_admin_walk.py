@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from contactpoints import delivery as delivery_engine
+from contactpoints import queue
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 
 pytestmark = pytest.mark.browser
@@ -25,12 +25,12 @@ SLACK_SECRET_PATH = "/services/T000/B000/s3cr3t-slack-hook"
 def deliver_now(monkeypatch):
     """Deliveries queued by the admin are sent at once, in the server's thread (no worker here)."""
 
-    def enqueue(delivery_ids, countdown_seconds=0):
-        for delivery_id in delivery_ids:
-            delivery_engine.run_delivery(str(delivery_id))
+    def wake():
+        while queue.deliver_due():
+            pass
         return True
 
-    monkeypatch.setattr("contactpoints.services.enqueue_deliveries", enqueue)
+    monkeypatch.setattr("contactpoints.broker.wake", wake)
 
 
 def open_contact_points(page) -> None:

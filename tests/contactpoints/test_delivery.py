@@ -1,4 +1,4 @@
-"""The delivery engine in-process: claims, outcomes, backoff, the failed state and the sweeper."""
+"""The delivery state machine in-process: batch claims, outcomes, backoff, the failed state, the sweeper."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from contactpoints import delivery as engine
+from contactpoints import queue as engine
 from contactpoints.intake import parse_intake
-from contactpoints.models import Attempt, Delivery, DeliveryStatus
+from contactpoints.models import Attempt, Delivery, DeliveryStatus, NotificationTemplate
+from contactpoints.sending import SendResult
 from contactpoints.services import accept_notification
-from tests.receivers import Answer
+from integrations.base import Outcome
+from tests.receivers import Answer, Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -20,35 +22,48 @@ SECRET_PASSWORD = "hunter2-s3cr3t"
 
 
 @pytest.fixture
-def enqueued():
-    """Capture what would be published to the broker instead of publishing."""
-    with mock.patch("contactpoints.services.enqueue_deliveries") as publish:
-        yield publish
+def woken():
+    """Capture the doorbell instead of ringing the broker."""
+    with mock.patch("contactpoints.broker.wake") as wake:
+        yield wake
 
 
 @pytest.fixture
-def pending_delivery(make_contact_point, receiver, django_capture_on_commit_callbacks, enqueued):
+def published():
+    """Capture unconditional wakes (retries, the sweeper) instead of publishing."""
+    with mock.patch("contactpoints.broker.publish") as publish:
+        yield publish
+
+
+def accept(contact_point, capture, alertname="Down"):
+    parsed = parse_intake([{"labels": {"alertname": alertname}}], max_alerts=10)
+    with capture(execute=True):
+        answer = accept_notification(contact_point, parsed)
+    return list(Delivery.objects.filter(notification_id=answer["id"]))
+
+
+@pytest.fixture
+def pending_delivery(make_contact_point, receiver, django_capture_on_commit_callbacks, woken, published):
     contact_point = make_contact_point(
         "Ops", [("webhook", {"url": f"{receiver.url}/hook", "username": "u", "password": SECRET_PASSWORD})]
     )
-    parsed = parse_intake([{"labels": {"alertname": "Down"}}], max_alerts=10)
-    with django_capture_on_commit_callbacks(execute=True):
-        answer = accept_notification(contact_point, parsed)
-    return Delivery.objects.get(notification_id=answer["id"])
+    (delivery,) = accept(contact_point, django_capture_on_commit_callbacks)
+    return delivery
 
 
 def make_due(delivery: Delivery) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
 
 
-def test_accepting_enqueues_each_delivery_after_commit(pending_delivery, enqueued):
-    enqueued.assert_called_once_with([pending_delivery.pk])
+def test_accepting_wakes_a_worker_once_after_commit(pending_delivery, woken):
+    woken.assert_called_once_with()
 
 
 def test_success_records_one_attempt(pending_delivery, receiver):
     assert engine.run_delivery(pending_delivery.pk) == DeliveryStatus.DELIVERED
     pending_delivery.refresh_from_db()
     assert pending_delivery.attempts == 1 and pending_delivery.delivered_at is not None
+    assert pending_delivery.claim is None and pending_delivery.lease_expires_at is None
     (attempt,) = Attempt.objects.filter(delivery=pending_delivery)
     assert (attempt.number, attempt.outcome, attempt.http_status) == (1, "success", 200)
     integration = pending_delivery.integration
@@ -58,13 +73,13 @@ def test_success_records_one_attempt(pending_delivery, receiver):
 
 
 def test_a_claimed_delivery_is_not_sent_twice(pending_delivery, receiver):
-    assert engine.claim(pending_delivery.pk)
+    assert engine.claim(1).deliveries == [pending_delivery]
     assert engine.run_delivery(pending_delivery.pk) is None
     assert receiver.requests == []
 
 
 def test_retry_then_success_keeps_every_attempt(
-    pending_delivery, receiver, enqueued, django_capture_on_commit_callbacks
+    pending_delivery, receiver, published, django_capture_on_commit_callbacks
 ):
     receiver.answer_with(Answer(500, b"oops"), Answer(502, b"gateway"))
     for expected in (DeliveryStatus.RETRYING, DeliveryStatus.RETRYING, DeliveryStatus.DELIVERED):
@@ -73,8 +88,8 @@ def test_retry_then_success_keeps_every_attempt(
             assert engine.run_delivery(pending_delivery.pk) == expected
     attempts = list(Attempt.objects.filter(delivery=pending_delivery).values_list("number", "outcome", "http_status"))
     assert attempts == [(1, "retry", 500), (2, "retry", 502), (3, "success", 200)]
-    # Short waits go to the broker as countdowns, after commit.
-    countdowns = [c.kwargs.get("countdown_seconds") for c in enqueued.call_args_list[1:]]
+    # Short waits come back as wakes with a countdown, published after commit.
+    countdowns = [c.kwargs["countdown_seconds"] for c in published.call_args_list]
     assert len(countdowns) == 2 and all(0 < c < 1 for c in countdowns)
 
 
@@ -123,7 +138,7 @@ def test_secrets_are_scrubbed_from_stored_errors(pending_delivery, receiver):
 
 
 def test_manual_retry_of_a_failed_delivery_gets_a_fresh_budget(
-    pending_delivery, receiver, settings, enqueued, django_capture_on_commit_callbacks
+    pending_delivery, receiver, settings, woken, django_capture_on_commit_callbacks
 ):
     settings.DELIVERY_MAX_ATTEMPTS = 1
     receiver.answer_with(Answer(500, b"down"))
@@ -134,29 +149,24 @@ def test_manual_retry_of_a_failed_delivery_gets_a_fresh_budget(
     assert Attempt.objects.filter(delivery=pending_delivery).count() == 2
 
 
-def test_sweeper_enqueues_deliveries_the_broker_lost(pending_delivery, enqueued, settings):
-    settings.DELIVERY_SWEEP_GRACE_SECONDS = 30
-    Delivery.objects.filter(pk=pending_delivery.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
-    enqueued.reset_mock()
-    assert engine.sweep() == {"enqueued": 1, "reclaimed": 0}
-    enqueued.assert_called_once_with([pending_delivery.pk])
-    # Just swept: not again before another grace period.
-    assert engine.sweep() == {"enqueued": 0, "reclaimed": 0}
+def test_sweeper_wakes_a_worker_while_anything_is_due(pending_delivery, published):
+    # The wake rung at commit was lost (broker down, Redis flushed): the row is still due.
+    assert engine.sweep() == {"due": 1, "reclaimed": 0}
+    published.assert_called_once_with()
 
 
-def test_sweeper_leaves_fresh_deliveries_to_the_broker(pending_delivery, enqueued):
-    enqueued.reset_mock()
-    assert engine.sweep() == {"enqueued": 0, "reclaimed": 0}
+def test_sweeper_is_quiet_when_nothing_is_due(pending_delivery, published):
+    Delivery.objects.filter(pk=pending_delivery.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    assert engine.sweep() == {"due": 0, "reclaimed": 0}
+    published.assert_not_called()
 
 
-def test_sweeper_reclaims_a_delivery_whose_worker_died(pending_delivery, enqueued, settings):
-    settings.DELIVERY_SWEEP_GRACE_SECONDS = 0
-    assert engine.claim(pending_delivery.pk)
+def test_sweeper_reclaims_a_delivery_whose_worker_died(pending_delivery, published):
+    assert engine.claim(1).deliveries
     Delivery.objects.filter(pk=pending_delivery.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    result = engine.sweep()
-    assert result["reclaimed"] == 1
+    assert engine.sweep() == {"due": 1, "reclaimed": 1}
     pending_delivery.refresh_from_db()
-    assert pending_delivery.status == DeliveryStatus.RETRYING
+    assert (pending_delivery.status, pending_delivery.claim) == (DeliveryStatus.RETRYING, None)
     assert "outcome is unknown" in Attempt.objects.get(delivery=pending_delivery).error
 
 
@@ -180,6 +190,97 @@ def test_an_integration_bug_is_retried_and_logged_without_secrets(pending_delive
         assert engine.run_delivery(pending_delivery.pk) == DeliveryStatus.RETRYING
     pending_delivery.refresh_from_db()
     assert pending_delivery.last_error == "internal error in the webhook integration: RuntimeError"
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "contactpoints.delivery")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "contactpoints.sending")
     assert "boom near [REDACTED]" in logged
     assert SECRET_PASSWORD not in logged
+
+
+def many_due(make_contact_point, receiver, capture, count):
+    contact_point = make_contact_point("Many", [("webhook", {"url": receiver.url})])
+    return [accept(contact_point, capture, f"Alert{n}")[0] for n in range(count)]
+
+
+def test_a_batch_claims_up_to_its_size_and_the_next_claim_gets_the_rest(
+    make_contact_point, receiver, django_capture_on_commit_callbacks, woken
+):
+    deliveries = many_due(make_contact_point, receiver, django_capture_on_commit_callbacks, 5)
+    first, second = engine.claim(3), engine.claim(3)
+    assert (len(first.deliveries), len(second.deliveries)) == (3, 2)
+    assert first.claim != second.claim
+    claimed = {d.pk for d in first.deliveries + second.deliveries}
+    assert claimed == {d.pk for d in deliveries}
+    assert engine.claim(3).deliveries == []
+    assert Delivery.objects.filter(status=DeliveryStatus.SENDING, attempts=1).count() == 5
+
+
+def test_a_wake_sends_its_batch_and_a_full_batch_rings_again(
+    make_contact_point, receiver, django_capture_on_commit_callbacks, woken, settings
+):
+    settings.DELIVERY_BATCH_SIZE = 3
+    many_due(make_contact_point, receiver, django_capture_on_commit_callbacks, 4)
+    woken.reset_mock()
+    with mock.patch("contactpoints.broker.clear_wake") as cleared:
+        statuses = engine.deliver_due()
+    cleared.assert_called_once_with()
+    assert list(statuses.values()) == [DeliveryStatus.DELIVERED] * 3
+    woken.assert_called_once_with()  # the batch was full: another may be due
+    woken.reset_mock()
+    assert list(engine.deliver_due().values()) == [DeliveryStatus.DELIVERED]
+    woken.assert_not_called()
+    assert len(receiver.requests) == 4
+    assert Attempt.objects.filter(outcome="success").count() == 4
+
+
+def test_a_worker_that_outlived_its_lease_does_not_overwrite_the_next_owner(pending_delivery, receiver):
+    late = engine.claim(1)
+    # Its lease lapses; the sweeper hands the delivery on and another worker claims it.
+    Delivery.objects.filter(pk=pending_delivery.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    engine.sweep()
+    current = engine.claim(1)
+    assert current.deliveries and current.claim != late.claim
+    engine.send_and_record(late)  # the late worker finishes after all
+    pending_delivery.refresh_from_db()
+    assert (pending_delivery.status, pending_delivery.claim) == (DeliveryStatus.SENDING, current.claim)
+    # Its attempt still counts in the history.
+    assert sorted(Attempt.objects.filter(delivery=pending_delivery).values_list("outcome", flat=True)) == [
+        "retry",
+        "success",
+    ]
+
+
+def test_saved_settings_apply_to_the_very_next_delivery(pending_delivery, receiver):
+    other = Receiver()
+    try:
+        assert engine.run_delivery(pending_delivery.pk) == DeliveryStatus.DELIVERED  # caches the config
+        integration = pending_delivery.integration
+        integration.assign_settings({"url": f"{other.url}/moved"})
+        integration.save()
+        retried = Delivery.objects.get(pk=pending_delivery.pk)
+        Delivery.objects.filter(pk=retried.pk).update(status=DeliveryStatus.PENDING)
+        assert engine.run_delivery(retried.pk) == DeliveryStatus.DELIVERED
+        assert [r.path for r in other.requests] == ["/moved"]
+    finally:
+        other.close()
+
+
+def test_a_template_created_just_now_renders_in_the_next_delivery(pending_delivery, receiver):
+    assert engine.run_delivery(pending_delivery.pk) == DeliveryStatus.DELIVERED  # caches the user templates
+    NotificationTemplate.objects.create(name="fresh.title", content="fresh {{ Status }}")
+    integration = pending_delivery.integration
+    integration.assign_settings({"url": receiver.url, "title": '{{ template("fresh.title") }}'})
+    integration.save()
+    Delivery.objects.filter(pk=pending_delivery.pk).update(status=DeliveryStatus.PENDING)
+    assert engine.run_delivery(pending_delivery.pk) == DeliveryStatus.DELIVERED
+    assert receiver.requests[-1].json()["title"] == "fresh firing"
+
+
+def test_health_keeps_the_latest_attempt(pending_delivery, receiver):
+    now = timezone.now()
+    batch = engine.claim(1)
+    delivery = batch.deliveries[0]
+    older = SendResult(Outcome.failure("older", retryable=False), 0.01, now - timedelta(minutes=1))
+    integration = delivery.integration
+    type(integration).objects.filter(pk=integration.pk).update(last_attempt_at=now, last_attempt_error="newer")
+    engine.record(batch, [(delivery, older)])
+    integration.refresh_from_db()
+    assert integration.last_attempt_error == "newer"

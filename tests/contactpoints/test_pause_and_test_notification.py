@@ -6,10 +6,11 @@ from unittest import mock
 
 import pytest
 
-from contactpoints import delivery as engine
+from contactpoints import queue as engine
 from contactpoints.intake import parse_intake
 from contactpoints.models import Delivery, DeliveryStatus
-from contactpoints.services import accept_notification, send_test_notification
+from contactpoints.sending import send_test_notification
+from contactpoints.services import accept_notification
 from tests.receivers import Answer
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +19,9 @@ MESSAGE = {"title": "Disk full", "message": "db-1"}
 
 
 @pytest.fixture
-def enqueued():
-    with mock.patch("contactpoints.services.enqueue_deliveries") as publish:
-        yield publish
+def woken():
+    with mock.patch("contactpoints.broker.wake") as wake:
+        yield wake
 
 
 def accept(contact_point, django_capture_on_commit_callbacks):
@@ -28,8 +29,8 @@ def accept(contact_point, django_capture_on_commit_callbacks):
         return accept_notification(contact_point, parse_intake(MESSAGE, max_alerts=5))
 
 
-def test_paused_contact_point_records_paused_deliveries_and_enqueues_nothing(
-    make_contact_point, receiver, enqueued, django_capture_on_commit_callbacks
+def test_paused_contact_point_records_paused_deliveries_and_wakes_no_worker(
+    make_contact_point, receiver, woken, django_capture_on_commit_callbacks
 ):
     contact_point = make_contact_point("Quiet", [("webhook", {"url": receiver.url})])
     contact_point.paused = True
@@ -38,21 +39,22 @@ def test_paused_contact_point_records_paused_deliveries_and_enqueues_nothing(
     assert answer["deliveries"] == 1
     (delivery,) = Delivery.objects.filter(notification_id=answer["id"])
     assert delivery.status == DeliveryStatus.PAUSED
-    enqueued.assert_not_called()
+    woken.assert_not_called()
 
 
-def test_one_paused_integration_of_two(make_contact_point, receiver, enqueued, django_capture_on_commit_callbacks):
+def test_one_paused_integration_of_two(make_contact_point, receiver, woken, django_capture_on_commit_callbacks):
     contact_point = make_contact_point("Half", [("webhook", {"url": receiver.url}), ("webhook", {"url": receiver.url})])
     contact_point.integrations.filter(position=0).update(paused=True)
     answer = accept(contact_point, django_capture_on_commit_callbacks)
     statuses = sorted(Delivery.objects.filter(notification_id=answer["id"]).values_list("status", flat=True))
     assert statuses == [DeliveryStatus.PAUSED, DeliveryStatus.PENDING]
-    (published,) = enqueued.call_args.args[0]
-    assert Delivery.objects.get(pk=published).integration.position == 1
+    woken.assert_called_once_with()
+    (due,) = engine.claim(10).deliveries
+    assert due.integration.position == 1
 
 
-def test_pausing_after_enqueue_stops_the_send(
-    make_contact_point, receiver, enqueued, django_capture_on_commit_callbacks
+def test_pausing_after_acceptance_stops_the_send(
+    make_contact_point, receiver, woken, django_capture_on_commit_callbacks
 ):
     contact_point = make_contact_point("Late", [("webhook", {"url": receiver.url})])
     answer = accept(contact_point, django_capture_on_commit_callbacks)

@@ -190,7 +190,6 @@ def celery_worker(django_db_setup, django_db_blocker, private_redis, smtp_sink, 
         "REDIS_URL": private_redis.url,
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
         "DELIVERY_SWEEP_INTERVAL_SECONDS": "1",
-        "DELIVERY_SWEEP_GRACE_SECONDS": "2",
         "CONN_MAX_AGE": "0",
         **{f"{name}_API_URL": f"{provider_stand_in.url}/{name.lower()}" for name in FIXED_API_URLS},
     }

@@ -165,14 +165,14 @@ def test_a_delivery_whose_worker_died_mid_send_is_sent_by_another(
 
     from django.utils import timezone
 
-    from contactpoints import delivery as engine
+    from contactpoints import queue
 
     contact_point = make_contact_point("Orphaned", [("webhook", {"url": receiver.url})])
-    with mock.patch("contactpoints.services.enqueue_deliveries"):  # the message never reaches a worker
+    with mock.patch("contactpoints.broker.wake"):  # the wake never reaches a worker
         response = api.post(f"/api/v1/intake/{contact_point.uid}", ALERT, token=intake_token)
     (delivery,) = Delivery.objects.filter(notification_id=response.json()["id"])
     # This process claims it and "dies": the row stays `sending` until its lease lapses.
-    assert engine.claim(delivery.pk)
+    assert queue.claim(1, ids=[delivery.pk]).deliveries
     Delivery.objects.filter(pk=delivery.pk).update(lease_expires_at=timezone.now())
 
     # Beat's sweeper (every second here) reclaims the lease; the real worker sends it.

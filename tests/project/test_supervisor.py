@@ -17,8 +17,8 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from contactpoints.management.commands import run_all
 from project import envfile
+from project.management.commands import run_all
 from project.supervisor import Child, Supervisor, browser_host, local_redis_argv, redacted_url, redis_answers
 
 # --- .env -------------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""Publishing to the broker: a doorbell that wakes a worker to claim due deliveries.
+
+A message names no delivery. The deliveries table is the queue (contactpoints.queue claims from it
+in batches); a message only says "something is due". So a burst of notifications costs a few
+messages, not one each, and a lost message loses nothing: beat's sweeper rings again while
+anything is due.
+
+Publishers ring at most once per wake: a flag in Redis says a wake is already on its way, and
+the worker that takes a wake clears the flag *before* it claims. A delivery committed after the
+clear finds no flag and rings again; one committed before it is seen by that claim.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+from django.conf import settings
+
+from contactpoints.redis_client import REDIS_ERRORS, get_redis
+
+logger = logging.getLogger(__name__)
+
+DELIVER_DUE_TASK = "contactpoints.tasks.deliver_due"
+WAKE_PENDING_KEY = "contactpoints:wake-pending"
+# A flag whose message was lost (the worker died holding it) expires: the next publisher rings anew.
+WAKE_PENDING_TTL_MS = 5000
+
+
+def wake() -> bool:
+    """Ring unless a wake is already on its way. Call after the commit that made work due.
+
+    Returns False when the broker is unreachable: the work stays in the database for the sweeper.
+    """
+    try:
+        if not get_redis().set(WAKE_PENDING_KEY, 1, nx=True, px=WAKE_PENDING_TTL_MS):
+            return True
+    except REDIS_ERRORS as exc:
+        logger.warning("broker unavailable (%s); due deliveries wait for the sweeper", type(exc).__name__)
+        return False
+    if publish():
+        return True
+    clear_wake()  # no message behind the flag: let the next publisher try again
+    return False
+
+
+def publish(countdown_seconds: float | None = None) -> bool:
+    """One wake message, flag or not (the sweeper, and retries that come due later)."""
+    try:
+        current_app.send_task(
+            DELIVER_DUE_TASK,
+            countdown=countdown_seconds or None,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+            retry=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - any broker failure means "the sweeper will ring later"
+        logger.warning("broker unavailable (%s); due deliveries wait for the sweeper", type(exc).__name__)
+        return False
+    return True
+
+
+def clear_wake() -> None:
+    """Called by the worker that took a wake, before it claims."""
+    try:
+        get_redis().delete(WAKE_PENDING_KEY)
+    except REDIS_ERRORS as exc:
+        logger.debug("wake flag not cleared: %s", exc)

@@ -1,0 +1,278 @@
+"""The delivery state machine, with the deliveries table as the queue: claim, record, back off, sweep.
+
+    pending | retrying --claim--> sending --record--> delivered | retrying | failed
+                                  sending --lease lapsed (sweep)--> retrying | failed
+
+Work moves in batches: one UPDATE claims up to DELIVERY_BATCH_SIZE due rows (SKIP LOCKED, so
+workers never wait on each other or take the same row), one SELECT loads them with their
+notifications and integrations, and one transaction records every attempt, outcome and health.
+The broker only wakes workers (contactpoints.broker); the database is the source of truth, and
+long waits live in `next_attempt_at`, never in broker countdowns.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from contactpoints import broker, metrics, sending
+from contactpoints.models import Attempt, Delivery, DeliveryStatus, Integration
+from contactpoints.sending import Send, SendResult
+from integrations.base import Result
+
+logger = logging.getLogger(__name__)
+
+# A claimed delivery belongs to its worker this long past the request timeout; after that the
+# sweeper assumes the worker died (redirects, SMTP and rendering fit well inside the margin).
+LEASE_MARGIN_SECONDS = 60
+DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+# A retry's wake arrives this much after it is due, so clocks never make it find nothing.
+WAKE_LATE_SECONDS = 0.05
+RECORDED_FIELDS = (
+    "status",
+    "last_error",
+    "last_http_status",
+    "lease_expires_at",
+    "claim",
+    "next_attempt_at",
+    "delivered_at",
+    "updated_at",
+)
+
+
+@dataclass
+class Batch:
+    claim: uuid.UUID | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def claim(limit: int, ids: list | None = None) -> Batch:
+    """Move up to `limit` due deliveries (of `ids`, when given) to `sending` for this worker."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    with transaction.atomic():
+        chosen = due.order_by("next_attempt_at").values("pk")[:limit].select_for_update(skip_locked=True)
+        claimed = Delivery.objects.filter(pk__in=chosen).update(
+            status=DeliveryStatus.SENDING,
+            attempts=F("attempts") + 1,
+            lease_expires_at=now + timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS),
+            claim=token,
+            updated_at=now,
+        )
+    if not claimed:
+        return Batch()
+    deliveries = list(
+        Delivery.objects.filter(status=DeliveryStatus.SENDING, claim=token).select_related(
+            "notification", "integration__contact_point"
+        )
+    )
+    return Batch(token, deliveries)
+
+
+def deliver_due() -> dict[str, str]:
+    """A wake's work: claim a batch of due deliveries, send them, record them.
+
+    A full batch rings again first, so another worker thread claims the next batch while this
+    one waits on the network. Returns {delivery id: new status}.
+    """
+    broker.clear_wake()  # before claiming: whatever is committed from now on rings anew
+    batch = claim(settings.DELIVERY_BATCH_SIZE)
+    if len(batch.deliveries) == settings.DELIVERY_BATCH_SIZE:
+        broker.wake()
+    return send_and_record(batch)
+
+
+def run_delivery(delivery_id: Any) -> str | None:
+    """Claim, send and record one delivery now, if it is due. None when there was nothing to claim."""
+    return send_and_record(claim(1, ids=[delivery_id])).get(str(delivery_id))
+
+
+def send_and_record(batch: Batch) -> dict[str, str]:
+    if not batch.deliveries:
+        return {}
+    paused = [d for d in batch.deliveries if d.integration.is_paused]
+    active = [d for d in batch.deliveries if not d.integration.is_paused]
+    statuses = _park(batch, paused)
+    if active:
+        sends = [Send(d.integration, d.notification, d.firing_only, str(d.id)) for d in active]
+        results = sending.send_many(sends, sending.user_templates())
+        statuses.update(record(batch, list(zip(active, results, strict=True))))
+    return statuses
+
+
+def _park(batch: Batch, paused: list[Delivery]) -> dict[str, str]:
+    """Paused after these were queued: keep them, unsent, without counting an attempt."""
+    if paused:
+        Delivery.objects.filter(pk__in=[d.pk for d in paused], status=DeliveryStatus.SENDING, claim=batch.claim).update(
+            status=DeliveryStatus.PAUSED, attempts=F("attempts") - 1, lease_expires_at=None, claim=None
+        )
+    return {str(d.pk): DeliveryStatus.PAUSED for d in paused}
+
+
+def retry_delay_seconds(attempt_number: int, retry_after_seconds: float | None) -> float:
+    """Exponential backoff with jitter, capped; a longer Retry-After wins."""
+    base = settings.DELIVERY_RETRY_BASE_SECONDS * (2 ** (attempt_number - 1))
+    delay = min(settings.DELIVERY_RETRY_MAX_SECONDS, base) * random.uniform(0.8, 1.2)
+    if retry_after_seconds is not None:
+        delay = max(delay, min(retry_after_seconds, settings.DELIVERY_RETRY_MAX_SECONDS))
+    return delay
+
+
+def _next_state(delivery: Delivery, result: SendResult, now: datetime) -> float | None:
+    """Apply one attempt's outcome to the (unsaved) delivery; the retry delay when there is one."""
+    outcome = result.outcome
+    delivery.last_error = outcome.error
+    delivery.last_http_status = outcome.http_status
+    delivery.lease_expires_at = None
+    delivery.claim = None
+    delivery.updated_at = now
+    if outcome.ok:
+        delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, now, ""
+        return None
+    if outcome.result is Result.RETRY and not delivery.attempts_used_up:
+        delay = retry_delay_seconds(delivery.attempts - delivery.attempt_offset, outcome.retry_after_seconds)
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now + timedelta(seconds=delay)
+        return delay
+    delivery.status = DeliveryStatus.FAILED
+    return None
+
+
+def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, str]:
+    """Store every attempt and move each delivery on, in one transaction; wake retries that come due soon."""
+    now = timezone.now()
+    delays = {delivery.pk: _next_state(delivery, result, now) for delivery, result in sent}
+    attempts = [
+        Attempt(
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=result.started_at,
+            duration_ms=round(result.duration_seconds * 1000),
+            outcome=str(result.outcome.result),
+            http_status=result.outcome.http_status,
+            error=result.outcome.error,
+        )
+        for delivery, result in sent
+    ]
+    with transaction.atomic():
+        Attempt.objects.bulk_create(attempts)
+        # Only rows this batch still owns: a worker that outlived its lease must not overwrite the next owner.
+        Delivery.objects.filter(status=DeliveryStatus.SENDING, claim=batch.claim).bulk_update(
+            [delivery for delivery, _ in sent], RECORDED_FIELDS
+        )
+        _update_health(attempts)
+        soon = {round(d, 1) for d in delays.values() if d is not None and d <= settings.MAX_BROKER_COUNTDOWN_SECONDS}
+        for delay in soon:
+            transaction.on_commit(lambda delay=delay: broker.publish(countdown_seconds=delay + WAKE_LATE_SECONDS))
+    metrics.count_attempts([(d.integration.type, str(r.outcome.result), r.duration_seconds) for d, r in sent])
+    return {str(delivery.pk): delivery.status for delivery, _ in sent}
+
+
+def _update_health(attempts: list[Attempt]) -> None:
+    """Grafana's contact point status: each integration's latest attempt, never an older one over it."""
+    latest: dict[int, Attempt] = {}
+    for attempt in attempts:
+        integration_id = attempt.delivery.integration_id
+        if integration_id not in latest or attempt.started_at >= latest[integration_id].started_at:
+            latest[integration_id] = attempt
+    for integration_id, attempt in latest.items():
+        Integration.objects.filter(
+            Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=attempt.started_at), pk=integration_id
+        ).update(
+            last_attempt_at=attempt.started_at,
+            last_attempt_duration_ms=attempt.duration_ms,
+            last_attempt_error=attempt.error,
+        )
+
+
+# -- the sweeper --------------------------------------------------------------------------
+
+SWEEP_BATCH = 500
+LOST_LEASE_ERROR = "the worker stopped during this attempt; its outcome is unknown"
+
+
+def sweep() -> dict[str, int]:
+    """Beat's safety net: reclaim lapsed leases, and ring while anything is due.
+
+    A wake can be lost (broker down at commit, Redis flushed, a worker killed holding it); the
+    deliveries it stood for are still due in the database, and this finds them.
+    """
+    now = timezone.now()
+    reclaimed = _reclaim_lost_leases(now)
+    due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now).count()
+    if due:
+        broker.publish()
+    if due or reclaimed:
+        logger.info("sweeper: %d due, %d lost leases reclaimed", due, reclaimed)
+    return {"due": due, "reclaimed": reclaimed}
+
+
+def _reclaim_lost_leases(now: datetime) -> int:
+    """A delivery still `sending` after its lease lapsed lost its worker mid-attempt.
+
+    Its outcome is unknown: it may have been sent. It is tried again (the dedup keys let the
+    receiver drop a duplicate) unless its attempts are used up.
+    """
+    with transaction.atomic():
+        lost = list(
+            Delivery.objects.select_for_update(skip_locked=True).filter(
+                status=DeliveryStatus.SENDING, lease_expires_at__lt=now
+            )[:SWEEP_BATCH]
+        )
+        for delivery in lost:
+            delivery.status = DeliveryStatus.FAILED if delivery.attempts_used_up else DeliveryStatus.RETRYING
+            delivery.next_attempt_at, delivery.lease_expires_at, delivery.claim = now, None, None
+            delivery.last_error = LOST_LEASE_ERROR
+        Attempt.objects.bulk_create(
+            Attempt(
+                delivery=delivery,
+                number=delivery.attempts,
+                started_at=delivery.updated_at,
+                duration_ms=0,
+                outcome=str(Result.RETRY),
+                error=LOST_LEASE_ERROR,
+            )
+            for delivery in lost
+        )
+        Delivery.objects.bulk_update(lost, ["status", "next_attempt_at", "lease_expires_at", "claim", "last_error"])
+    return len(lost)
+
+
+# -- by hand --------------------------------------------------------------------------------
+
+RETRYABLE_BY_HAND = (DeliveryStatus.FAILED, DeliveryStatus.PAUSED)
+
+
+def retry_many(deliveries) -> int:
+    """Send failed (or paused) deliveries again with a fresh budget of attempts, in one update;
+    the wake follows the commit. Returns how many were queued."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            deliveries.filter(status__in=RETRYABLE_BY_HAND)
+            .select_for_update(skip_locked=True)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+        moved = Delivery.objects.filter(pk__in=ids, status__in=RETRYABLE_BY_HAND).update(
+            status=DeliveryStatus.PENDING, attempt_offset=F("attempts"), next_attempt_at=now, updated_at=now
+        )
+        if moved:
+            transaction.on_commit(broker.wake)
+    return moved
+
+
+def retry_failed(delivery: Delivery) -> bool:
+    """Send one failed (or paused) delivery again (API and admin)."""
+    return retry_many(Delivery.objects.filter(pk=delivery.pk)) == 1

@@ -1,0 +1,242 @@
+"""Sending: build the send context for one integration and send through it, now.
+
+Deliveries (contactpoints.queue), test notifications and template previews all build their
+renderer and context here. Sending itself never touches the database, so many sends can run at
+once on the sender threads; reading what they need (user templates) happens before.
+
+What every send reads is cached per process and keyed by version, so a change saved in the admin
+applies to the very next send: validated settings by the integration's `updated_at`, user
+templates by their count and latest `updated_at` (one small query per batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from threading import Lock
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from contactpoints.models import ContactPoint, Integration, Notification, NotificationTemplate
+from integrations.alertdata import test_alert
+from integrations.base import Outcome, Result, SendContext, SettingsError
+from integrations.http import HttpTransport, OutboundPolicy
+from integrations.registry import UnknownIntegrationType
+from integrations.templating import TemplateRenderer, build_template_data
+from integrations.values import scrub
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def transport() -> HttpTransport:
+    """The process's one HTTP seam, configured from settings."""
+    policy = OutboundPolicy.from_cidrs(settings.OUTBOUND_DENY_NETWORKS, settings.OUTBOUND_ALLOW_NETWORKS)
+    return HttpTransport(
+        policy,
+        user_agent=f"{settings.PRODUCT_NAME}/{settings.VERSION}",
+        timeout_seconds=settings.DELIVERY_TIMEOUT_SECONDS,
+    )
+
+
+@cache
+def _senders() -> ThreadPoolExecutor:
+    """Threads that wait on the network for a batch, so one worker keeps many requests in flight."""
+    return ThreadPoolExecutor(max_workers=settings.DELIVERY_SEND_CONCURRENCY, thread_name_prefix="sender")
+
+
+# -- caches keyed by version ----------------------------------------------------------------
+
+_cache_lock = Lock()
+_user_templates: dict[str, Any] = {"version": None, "templates": {}}
+_configs: dict[int, tuple[datetime, dict[str, Any]]] = {}
+MAX_CACHED_CONFIGS = 10_000
+
+
+def user_templates() -> dict[str, str]:
+    """{name: content} of the user's templates, reloaded whenever one was added, changed or removed."""
+    version = NotificationTemplate.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
+    with _cache_lock:
+        if version != _user_templates["version"]:
+            _user_templates["templates"] = dict(NotificationTemplate.objects.values_list("name", "content"))
+            _user_templates["version"] = version
+        return _user_templates["templates"]
+
+
+def validated_config(integration: Integration) -> dict[str, Any]:
+    """The integration's validated settings, decrypted and checked once per saved version.
+
+    Raises SettingsError or UnknownIntegrationType like Integration.validated_config().
+    """
+    cached = _configs.get(integration.pk)
+    if cached is None or cached[0] != integration.updated_at:
+        cached = (integration.updated_at, integration.validated_config())
+        if len(_configs) >= MAX_CACHED_CONFIGS:
+            _configs.clear()  # integrations deleted long ago: simplest to start over
+        _configs[integration.pk] = cached
+    return dict(cached[1])  # a type's clean() may adjust its copy; the cached one stays as validated
+
+
+def template_renderer(templates: dict[str, str] | None = None) -> TemplateRenderer:
+    """The built-in templates plus the user's, as every send and preview sees them."""
+    return TemplateRenderer(
+        user_templates() if templates is None else templates,
+        product_name=settings.PRODUCT_NAME,
+        version=settings.VERSION,
+    )
+
+
+# -- one send -------------------------------------------------------------------------------
+
+
+@dataclass
+class SendResult:
+    outcome: Outcome
+    duration_seconds: float
+    started_at: datetime
+
+
+@dataclass
+class Send:
+    """One notification to one integration, everything read from the database beforehand."""
+
+    integration: Integration
+    notification: Notification
+    firing_only: bool
+    idempotency_key: str
+
+
+def send_notification(send: Send, templates: dict[str, str]) -> SendResult:
+    """Render and send now. Never raises: bad settings and integration bugs become outcomes."""
+    started_at = timezone.now()
+    clock = time.monotonic()
+    outcome = _send(send, templates)
+    outcome.error = scrub(outcome.error, send.integration.secret_values())
+    return SendResult(outcome, time.monotonic() - clock, started_at)
+
+
+def send_many(sends: list[Send], templates: dict[str, str]) -> list[SendResult]:
+    """Send each now, concurrently on the sender threads; results in the order given."""
+    if len(sends) == 1:
+        return [send_notification(sends[0], templates)]  # no hand-off to another thread for one
+    return list(_senders().map(lambda send: send_notification(send, templates), sends))
+
+
+def _send(send: Send, templates: dict[str, str]) -> Outcome:
+    integration = send.integration
+    try:
+        integration_type = integration.integration_type
+        config = validated_config(integration)
+    except (SettingsError, UnknownIntegrationType) as exc:
+        return Outcome(Result.FAILED, error=f"settings no longer validate: {exc}")
+    alerts = send.notification.alerts
+    if send.firing_only:
+        alerts = [alert for alert in alerts if alert["status"] == "firing"]
+    if not alerts:
+        return Outcome.success()  # disableResolveMessage and nothing fires: nothing to send
+    context = _send_context(send.notification, alerts, config, templates, send.idempotency_key)
+    try:
+        outcome = integration_type().send(context, transport())
+    except Exception as exc:  # noqa: BLE001 - any integration bug, recorded below
+        # A bug in one integration must not lose the delivery: record it and keep the row moving.
+        # The traceback is logged scrubbed: an exception's text may quote a URL or a secret.
+        trace = scrub("".join(traceback.format_exception(exc)), integration.secret_values())
+        logger.error("integration %s raised:\n%s", integration.type, trace)
+        return Outcome(
+            Result.RETRY, error=f"internal error in the {integration.type} integration: {type(exc).__name__}"
+        )
+    if context.template_errors and outcome.ok:
+        errors = scrub("; ".join(context.template_errors), integration.secret_values())
+        logger.warning("template errors in %s %s: %s", integration.type, integration.uid, errors)
+    return outcome
+
+
+def _send_context(
+    notification: Notification,
+    alerts: list[dict[str, Any]],
+    config: dict[str, Any],
+    templates: dict[str, str],
+    idempotency_key: str,
+) -> SendContext:
+    data = build_template_data(
+        alerts,
+        receiver=notification.receiver,
+        group_key=notification.group_key,
+        group_labels=notification.group_labels,
+        external_url=notification.external_url,
+        truncated_alerts=notification.truncated_alerts,
+        app_version=settings.VERSION,
+    )
+    renderer = template_renderer(templates)
+    return SendContext(
+        config=config,
+        data=data,
+        render_template=lambda source: renderer.render(source, data),
+        idempotency_key=idempotency_key,
+        timeout_seconds=settings.DELIVERY_TIMEOUT_SECONDS,
+        product_name=settings.PRODUCT_NAME,
+        version=settings.VERSION,
+        renderer=renderer,
+        raw_alerts=alerts,
+    )
+
+
+# -- test notifications ---------------------------------------------------------------------
+
+
+def format_label_set(labels: dict[str, str]) -> str:
+    """Alertmanager's LabelSet.String(): `{a="1", b="2"}`, names sorted."""
+    return "{" + ", ".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}"
+
+
+def derive_group_key(contact_point: ContactPoint, group_labels: dict[str, str]) -> str:
+    """Grafana's `<route key>:<group labels>` shape, the route being the contact point."""
+    return f'{{}}/{{contact_point="{contact_point.uid}"}}:{format_label_set(group_labels)}'
+
+
+def send_test_notification(
+    contact_point: ContactPoint,
+    *,
+    integrations: Iterable[Integration] | None = None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Send spec §3.8's test alert to each integration now, in parallel; one result per integration.
+
+    Nothing is stored: a test is an answer on the page, not a delivery in the history.
+    """
+    alert = test_alert(labels, annotations)
+    group_labels = {"alertname": alert["labels"]["alertname"]}
+    notification = Notification(
+        contact_point=contact_point,
+        status="firing",
+        alerts=[alert],
+        receiver=contact_point.name,
+        group_key=derive_group_key(contact_point, group_labels),
+        group_labels=group_labels,
+        external_url=settings.PUBLIC_URL,
+        source="test",
+    )
+    targets = list(integrations if integrations is not None else contact_point.integrations.all())
+    sends = [Send(integration, notification, False, f"test-{uuid.uuid4()}") for integration in targets]
+    results = send_many(sends, user_templates()) if sends else []
+    return [
+        {
+            "uid": send.integration.uid,
+            "type": send.integration.type,
+            "status": "ok" if result.outcome.ok else "failed",
+            "error": result.outcome.error,
+            "durationMs": round(result.duration_seconds * 1000),
+        }
+        for send, result in zip(sends, results, strict=True)
+    ]
