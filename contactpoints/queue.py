@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,16 +38,6 @@ LEASE_MARGIN_SECONDS = 60
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 # A retry's wake arrives this much after it is due, so clocks never make it find nothing.
 WAKE_LATE_SECONDS = 0.05
-RECORDED_FIELDS = (
-    "status",
-    "last_error",
-    "last_http_status",
-    "lease_expires_at",
-    "claim",
-    "next_attempt_at",
-    "delivered_at",
-    "updated_at",
-)
 
 
 @dataclass
@@ -130,29 +121,39 @@ def retry_delay_seconds(attempt_number: int, retry_after_seconds: float | None) 
     return delay
 
 
-def _next_state(delivery: Delivery, result: SendResult, now: datetime) -> float | None:
-    """Apply one attempt's outcome to the (unsaved) delivery; the retry delay when there is one."""
+def _next_state(delivery: Delivery, result: SendResult, now: datetime) -> tuple[dict[str, Any], float | None]:
+    """The fields one attempt's outcome changes, and the retry delay when there is one."""
     outcome = result.outcome
-    delivery.last_error = outcome.error
-    delivery.last_http_status = outcome.http_status
-    delivery.lease_expires_at = None
-    delivery.claim = None
-    delivery.updated_at = now
+    changes: dict[str, Any] = {
+        "status": DeliveryStatus.FAILED,
+        "last_error": outcome.error,
+        "last_http_status": outcome.http_status,
+        "lease_expires_at": None,
+        "claim": None,
+        "updated_at": now,
+    }
     if outcome.ok:
-        delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, now, ""
-        return None
-    if outcome.result is Result.RETRY and not delivery.attempts_used_up:
+        changes.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="")
+    elif outcome.result is Result.RETRY and not delivery.attempts_used_up:
         delay = retry_delay_seconds(delivery.attempts - delivery.attempt_offset, outcome.retry_after_seconds)
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now + timedelta(seconds=delay)
-        return delay
-    delivery.status = DeliveryStatus.FAILED
-    return None
+        changes.update(status=DeliveryStatus.RETRYING, next_attempt_at=now + timedelta(seconds=delay))
+        return changes, delay
+    return changes, None
 
 
 def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, str]:
     """Store every attempt and move each delivery on, in one transaction; wake retries that come due soon."""
     now = timezone.now()
-    delays = {delivery.pk: _next_state(delivery, result, now) for delivery, result in sent}
+    # Deliveries whose outcome changes the same fields to the same values share one UPDATE: a
+    # batch that all went through is one statement.
+    groups: dict[tuple, list] = defaultdict(list)
+    statuses, soon = {}, set()
+    for delivery, result in sent:
+        changes, delay = _next_state(delivery, result, now)
+        groups[tuple(changes.items())].append(delivery.pk)
+        statuses[str(delivery.pk)] = changes["status"]
+        if delay is not None and delay <= settings.MAX_BROKER_COUNTDOWN_SECONDS:
+            soon.add(round(delay, 1))
     attempts = [
         Attempt(
             delivery=delivery,
@@ -167,16 +168,15 @@ def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, s
     ]
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
-        # Only rows this batch still owns: a worker that outlived its lease must not overwrite the next owner.
-        Delivery.objects.filter(status=DeliveryStatus.SENDING, claim=batch.claim).bulk_update(
-            [delivery for delivery, _ in sent], RECORDED_FIELDS
-        )
+        owned = Delivery.objects.filter(status=DeliveryStatus.SENDING, claim=batch.claim)
+        for changes, pks in groups.items():
+            # Only rows this batch still owns: a worker that outlived its lease must not overwrite the next owner.
+            owned.filter(pk__in=pks).update(**dict(changes))
         _update_health(attempts)
-        soon = {round(d, 1) for d in delays.values() if d is not None and d <= settings.MAX_BROKER_COUNTDOWN_SECONDS}
         for delay in soon:
             transaction.on_commit(lambda delay=delay: broker.publish(countdown_seconds=delay + WAKE_LATE_SECONDS))
     metrics.count_attempts([(d.integration.type, str(r.outcome.result), r.duration_seconds) for d, r in sent])
-    return {str(delivery.pk): delivery.status for delivery, _ in sent}
+    return statuses
 
 
 def _update_health(attempts: list[Attempt]) -> None:

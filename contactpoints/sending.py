@@ -46,6 +46,7 @@ def transport() -> HttpTransport:
         policy,
         user_agent=f"{settings.PRODUCT_NAME}/{settings.VERSION}",
         timeout_seconds=settings.DELIVERY_TIMEOUT_SECONDS,
+        connections_per_destination=settings.DELIVERY_SEND_CONCURRENCY,
     )
 
 

@@ -2,12 +2,15 @@
 
 It owns: timeouts, the outbound network policy (checked on every new connection, so on
 every redirect hop and against DNS answers, not just the URL's host name), redirects
-followed explicitly, the user agent, connection reuse per thread, TLS options, and logs
-and errors that never carry a URL's path or query (webhook URLs are secrets).
+followed explicitly, the user agent, keep-alive connections per destination shared by the
+process's sender threads, TLS options, and logs and errors that never carry a URL's path or
+query (webhook URLs are secrets). It speaks urllib3 directly: requests' sessions cost as much
+CPU again per request and add nothing this seam needs.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 import os
@@ -20,11 +23,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+from urllib3 import HTTPHeaderDict, PoolManager, Timeout, encode_multipart_formdata
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    LocationValueError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.response import BaseHTTPResponse
 from urllib3.util import connection as urllib3_connection
 
 from integrations.base import HttpResponse, OutgoingRequest, TlsOptions, TransportError
@@ -112,21 +123,12 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = GuardedHTTPSConnection
 
 
-class GuardedAdapter(HTTPAdapter):
-    """An adapter whose every new connection goes through the outbound policy."""
+class GuardedPoolManager(PoolManager):
+    """Connection pools per destination whose every new connection goes through the outbound policy."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, **kwargs):
-        self._ssl_context = ssl_context
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-
-    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
-        if self._ssl_context is not None:
-            pool_kwargs["ssl_context"] = self._ssl_context
-        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": GuardedHTTPConnectionPool,
-            "https": GuardedHTTPSConnectionPool,
-        }
+        self.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
 
 
 def safe_location(url: str) -> str:
@@ -164,41 +166,43 @@ def _ssl_context_for(tls: TlsOptions) -> ssl.SSLContext:
     return context
 
 
-class HttpTransport:
-    """Sends OutgoingRequests. One per process; sessions are per thread for connection reuse."""
+DESTINATIONS_KEPT = 64
+# What requests sent by default; receivers have seen these from the first release on.
+DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
-    def __init__(self, policy: OutboundPolicy | None, user_agent: str, timeout_seconds: float):
+
+class HttpTransport:
+    """Sends OutgoingRequests. One per process, shared by its threads (urllib3's pools are thread-safe)."""
+
+    def __init__(
+        self,
+        policy: OutboundPolicy | None,
+        user_agent: str,
+        timeout_seconds: float,
+        connections_per_destination: int = 32,
+    ):
         self.policy = policy
         self.user_agent = user_agent
         self.timeout_seconds = timeout_seconds
-        self._local = threading.local()
-
-    def _session(self, tls: TlsOptions | None) -> requests.Session:
-        if tls is not None:
-            return self._new_session(_ssl_context_for(tls))  # rare: no pooling across configs
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = self._new_session(None)
-        return session
-
-    @staticmethod
-    def _new_session(ssl_context: ssl.SSLContext | None) -> requests.Session:
-        session = requests.Session()
-        session.trust_env = False  # a proxy from the environment would bypass the policy
-        adapter = GuardedAdapter(ssl_context=ssl_context, pool_connections=16, pool_maxsize=16, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
+        # Keep-alive connections kept per destination: as many as the sender threads use at once.
+        self._pools = GuardedPoolManager(num_pools=DESTINATIONS_KEPT, maxsize=connections_per_destination)
 
     def send(self, request: OutgoingRequest) -> HttpResponse:
         """Send, following up to MAX_REDIRECTS redirects one hop at a time. Raises TransportError."""
         _policy_holder.policy = self.policy
-        session = self._session(request.tls)
-        method, url, body = request.method.upper(), request.url, request.body
-        headers = {"User-Agent": self.user_agent, **request.headers}
+        pools = self._pools if request.tls is None else GuardedPoolManager(ssl_context=_ssl_context_for(request.tls))
+        try:
+            return self._follow(pools, request)
+        finally:
+            if pools is not self._pools:
+                pools.clear()  # rare: no pooling across TLS configurations
+
+    def _follow(self, pools: PoolManager, request: OutgoingRequest) -> HttpResponse:
+        method, url = request.method.upper(), request.url
+        headers, body = self._headers_and_body(request)
         started = time.monotonic()
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send_once(session, request, method, url, headers, body)
+            response = self._send_once(pools, method, url, headers, body)
             location = response.headers.get("location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 logger.info(
@@ -212,59 +216,73 @@ class HttpTransport:
             next_url = urljoin(url, location)
             if urlsplit(next_url).hostname != urlsplit(url).hostname:
                 # Credentials are for the host they were configured for, never a redirect target.
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                headers.discard("Authorization")
             if response.status in (301, 302, 303) and method not in ("GET", "HEAD"):
                 method, body = "GET", None  # what browsers and Go's client do
+                headers.discard("Content-Type")
             url = next_url
         raise TransportError(f"stopped after {MAX_REDIRECTS} redirects", retryable=False)
 
-    def _send_once(self, session, request, method, url, headers, body) -> HttpResponse:
+    def _headers_and_body(self, request: OutgoingRequest) -> tuple[HTTPHeaderDict, bytes | None]:
+        headers = HTTPHeaderDict({"User-Agent": self.user_agent, **DEFAULT_HEADERS})
+        for name, value in request.headers.items():
+            headers[name] = value  # case-insensitive: an integration's own spelling replaces ours
+        body = request.body
+        if request.multipart is not None:
+            body, headers["Content-Type"] = encode_multipart_formdata(request.multipart)
+        if request.basic_auth is not None:
+            user, password = request.basic_auth
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        return headers, body
+
+    def _send_once(self, pools: PoolManager, method: str, url: str, headers, body) -> HttpResponse:
         if urlsplit(url).scheme not in ALLOWED_SCHEMES:
             raise TransportError(f"unsupported URL scheme in {safe_location(url)}", retryable=False)
-        files = None
-        data = body
-        if request.multipart is not None:
-            files = [(name, value if isinstance(value, tuple) else (None, value)) for name, value in request.multipart]
-            data = None
         where = safe_location(url)
         try:
-            raw = session.request(
+            raw = pools.urlopen(
                 method,
                 url,
+                body=body,
                 headers=headers,
-                data=data,
-                files=files,
-                auth=request.basic_auth,
-                timeout=self.timeout_seconds,
-                allow_redirects=False,
-                stream=True,
+                timeout=Timeout(connect=self.timeout_seconds, read=self.timeout_seconds),
+                retries=False,
+                redirect=False,
+                preload_content=False,
             )
         except OutboundAddressDenied as exc:
             raise TransportError(str(exc), retryable=False) from None
-        except requests.exceptions.SSLError:
+        except SSLError:
             raise TransportError(f"TLS verification failed for {where}", retryable=False) from None
-        except requests.exceptions.Timeout:
+        except (NewConnectionError, ProtocolError) as exc:
+            raise TransportError(f"cannot connect to {where}: {_root_cause(exc)}", retryable=True) from None
+        except (Urllib3Timeout, TimeoutError):
             raise TransportError(
                 f"timed out after {self.timeout_seconds:g}s waiting for {where}", retryable=True
             ) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise TransportError(f"cannot connect to {where}: {_root_cause(exc)}", retryable=True) from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError):
+        except (LocationValueError, ValueError):
             raise TransportError(f"invalid URL for {where}", retryable=False) from None
-        except requests.exceptions.RequestException as exc:
+        except (HTTPError, OSError) as exc:
             raise TransportError(f"request to {where} failed: {type(exc).__name__}", retryable=True) from None
-        try:
-            content = raw.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
-        except Exception:  # noqa: BLE001 - a broken body still has a status worth recording
-            content = b""
-        finally:
-            raw.close()
         return HttpResponse(
-            status=raw.status_code,
-            headers={k.lower(): v for k, v in raw.headers.items()},
-            body=content,
+            status=raw.status,
+            headers={name.lower(): value for name, value in raw.headers.items()},
+            body=_read_limited(raw),
             reason=raw.reason or "",
         )
+
+
+def _read_limited(raw: BaseHTTPResponse) -> bytes:
+    """The first MAX_RESPONSE_BYTES of the body; the connection goes back to its pool when read to the end."""
+    try:
+        content = raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+        if raw.read(1, decode_content=True):
+            raw.close()  # more than we keep: drop the connection rather than read the rest
+    except Exception:  # noqa: BLE001 - a broken body still has a status worth recording
+        content = b""
+        raw.close()
+    raw.release_conn()
+    return content
 
 
 def _root_cause(exc: BaseException) -> str:
