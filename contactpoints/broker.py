@@ -5,9 +5,10 @@ in batches); a message only says "something is due". So a burst of notifications
 messages, not one each, and a lost message loses nothing: beat's sweeper rings again while
 anything is due.
 
-Publishers ring at most once per wake: a flag in Redis says a wake is already on its way, and
-the worker that takes a wake clears the flag *before* it claims. A delivery committed after the
-clear finds no flag and rings again; one committed before it is seen by that claim.
+Publishers ring at most once per wake: a flag in Redis says a wake is on its way or a worker is
+claiming. The worker keeps claiming while anything is due, and only when it finds nothing does it
+clear the flag and look once more. A delivery committed after the clear finds no flag and rings
+again; one committed before it is seen by that last look.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def publish(countdown_seconds: float | None = None) -> bool:
 
 
 def clear_wake() -> None:
-    """Called by the worker that took a wake, before it claims."""
+    """Called by a worker that found nothing due, before it looks one last time."""
     try:
         get_redis().delete(WAKE_PENDING_KEY)
     except REDIS_ERRORS as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ LEASE_MARGIN_SECONDS = 60
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 # A retry's wake arrives this much after it is due, so clocks never make it find nothing.
 WAKE_LATE_SECONDS = 0.05
+# How long one wake keeps claiming before it hands on to a fresh task.
+WAKE_WORK_SECONDS = 5.0
 
 
 @dataclass
@@ -73,16 +76,29 @@ def claim(limit: int, ids: list | None = None) -> Batch:
 
 
 def deliver_due() -> dict[str, str]:
-    """A wake's work: claim a batch of due deliveries, send them, record them.
+    """A wake's work: claim, send and record batches until nothing is due. Returns {delivery id: status}.
 
-    A full batch rings again first, so another worker thread claims the next batch while this
-    one waits on the network. Returns {delivery id: new status}.
+    While this loops, the wake flag stays set, so a steady stream of notifications costs no
+    messages at all. The first full batch rings once more, so another worker thread joins while
+    there is a backlog. Before giving up, the flag is cleared and the queue looked at once more:
+    whatever was committed before the clear saw the flag and did not ring.
     """
-    broker.clear_wake()  # before claiming: whatever is committed from now on rings anew
-    batch = claim(settings.DELIVERY_BATCH_SIZE)
-    if len(batch.deliveries) == settings.DELIVERY_BATCH_SIZE:
-        broker.wake()
-    return send_and_record(batch)
+    statuses: dict[str, str] = {}
+    deadline = time.monotonic() + WAKE_WORK_SECONDS
+    joined = False
+    while True:
+        batch = claim(settings.DELIVERY_BATCH_SIZE)
+        if not batch.deliveries:
+            broker.clear_wake()
+            batch = claim(settings.DELIVERY_BATCH_SIZE)
+            if not batch.deliveries:
+                return statuses
+        if len(batch.deliveries) == settings.DELIVERY_BATCH_SIZE and not joined:
+            joined = broker.publish()
+        statuses.update(send_and_record(batch))
+        if time.monotonic() > deadline:
+            broker.publish()  # carry on in a fresh task: a worker's warm shutdown waits for this one
+            return statuses
 
 
 def run_delivery(delivery_id: Any) -> str | None:

@@ -85,14 +85,16 @@ def _store(contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: s
     return answer
 
 
-def store_with_deliveries(notification: Notification) -> list[str]:
+def store_with_deliveries(notification: Notification, *, one_statement: bool | None = None) -> list[str]:
     """Insert the notification and one delivery per enabled integration; returns the deliveries' statuses.
 
     Rules: disableResolveMessage integrations get a delivery only while something fires; a paused
     integration or contact point gets its delivery recorded as paused. On PostgreSQL this is one
     statement (one round trip, atomic on its own); elsewhere the ORM does it in three.
     """
-    if connection.vendor == "postgresql":
+    if one_statement is None:
+        one_statement = connection.vendor == "postgresql"
+    if one_statement:
         return _store_in_one_statement(notification)
     notification.save(force_insert=True)
     integrations = notification.contact_point.integrations.filter(enabled=True)

@@ -205,7 +205,8 @@ class HttpTransport:
             response = self._send_once(pools, method, url, headers, body)
             location = response.headers.get("location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
-                logger.info(
+                # DEBUG: every attempt is recorded in the database; a line each costs a busy worker dearly.
+                logger.debug(
                     "%s %s -> %s in %.0f ms",
                     method,
                     safe_location(request.url),

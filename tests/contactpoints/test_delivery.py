@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from contactpoints import queue as engine
 from contactpoints.intake import parse_intake
-from contactpoints.models import Attempt, Delivery, DeliveryStatus, NotificationTemplate
+from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Notification, NotificationTemplate
 from contactpoints.sending import SendResult
-from contactpoints.services import accept_notification
+from contactpoints.services import accept_notification, store_with_deliveries
 from integrations.base import Outcome
 from tests.receivers import Answer, Receiver
 
@@ -213,22 +213,36 @@ def test_a_batch_claims_up_to_its_size_and_the_next_claim_gets_the_rest(
     assert Delivery.objects.filter(status=DeliveryStatus.SENDING, attempts=1).count() == 5
 
 
-def test_a_wake_sends_its_batch_and_a_full_batch_rings_again(
-    make_contact_point, receiver, django_capture_on_commit_callbacks, woken, settings
+def test_a_wake_claims_batches_until_nothing_is_due_and_a_full_batch_calls_in_help(
+    make_contact_point, receiver, django_capture_on_commit_callbacks, woken, published, settings
 ):
     settings.DELIVERY_BATCH_SIZE = 3
     many_due(make_contact_point, receiver, django_capture_on_commit_callbacks, 4)
-    woken.reset_mock()
     with mock.patch("contactpoints.broker.clear_wake") as cleared:
         statuses = engine.deliver_due()
-    cleared.assert_called_once_with()
-    assert list(statuses.values()) == [DeliveryStatus.DELIVERED] * 3
-    woken.assert_called_once_with()  # the batch was full: another may be due
-    woken.reset_mock()
-    assert list(engine.deliver_due().values()) == [DeliveryStatus.DELIVERED]
-    woken.assert_not_called()
+    assert list(statuses.values()) == [DeliveryStatus.DELIVERED] * 4
+    published.assert_called_once_with()  # the first batch was full: another thread may join
+    cleared.assert_called_once_with()  # only once nothing was left
     assert len(receiver.requests) == 4
     assert Attempt.objects.filter(outcome="success").count() == 4
+
+
+def test_a_delivery_committed_while_the_flag_is_cleared_is_still_claimed(
+    make_contact_point, receiver, django_capture_on_commit_callbacks, woken, published
+):
+    contact_point = make_contact_point("Race", [("webhook", {"url": receiver.url})])
+
+    late = []
+
+    def commit_one_more():
+        # Committed after the last empty claim, while the flag was still set: its wake was never rung.
+        if not late:
+            late.extend(accept(contact_point, django_capture_on_commit_callbacks, "Late"))
+
+    with mock.patch("contactpoints.broker.clear_wake", side_effect=commit_one_more):
+        statuses = engine.deliver_due()
+    assert list(statuses.values()) == [DeliveryStatus.DELIVERED]
+    assert [r.json()["alerts"][0]["labels"]["alertname"] for r in receiver.requests] == ["Late"]
 
 
 def test_a_worker_that_outlived_its_lease_does_not_overwrite_the_next_owner(pending_delivery, receiver):
@@ -284,3 +298,31 @@ def test_health_keeps_the_latest_attempt(pending_delivery, receiver):
     engine.record(batch, [(delivery, older)])
     integration.refresh_from_db()
     assert integration.last_attempt_error == "newer"
+
+
+@pytest.mark.parametrize("firing", [True, False])
+def test_storing_in_one_statement_makes_the_same_rows_as_the_orm(make_contact_point, receiver, firing):
+    contact_point = make_contact_point(
+        "Rows",
+        [("webhook", {"url": receiver.url}), ("webhook", {"url": receiver.url}), ("webhook", {"url": receiver.url})],
+    )
+    first, second, third = contact_point.integrations.order_by("position")
+    second.disable_resolve_message, third.paused = True, True
+    second.save()
+    third.save()
+    contact_point.integrations.create(type="webhook", settings={"url": receiver.url}, enabled=False, uid="off")
+    contact_point = ContactPoint.objects.get(pk=contact_point.pk)
+
+    def rows(one_statement: bool):
+        notification = Notification(
+            contact_point=contact_point, status="firing" if firing else "resolved", receiver="Rows", group_key="k"
+        )
+        statuses = store_with_deliveries(notification, one_statement=one_statement)
+        stored = notification.deliveries.order_by("integration__position")
+        shape = [(d.integration_id, d.firing_only, d.status, d.attempts, d.created_at) for d in stored]
+        return sorted(statuses), [(i, f, s, a, c == notification.received_at) for i, f, s, a, c in shape]
+
+    expected = [(first.pk, False, "pending", 0, True), (third.pk, False, "paused", 0, True)]
+    if firing:
+        expected.insert(1, (second.pk, True, "pending", 0, True))
+    assert rows(one_statement=True) == rows(one_statement=False) == (sorted(s for *_, s, _a, _c in expected), expected)

@@ -36,14 +36,14 @@ def worker_argv() -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "project", "worker",
         "--pool", "threads", "--concurrency", str(settings.WORKER_CONCURRENCY),
-        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-l", "info",
+        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-l", settings.LOG_LEVEL,
         # A node name of its own, so `make worker` beside `make run` is not a duplicate node.
         "-n", f"worker{os.getpid()}@%h",
     ]  # fmt: skip
 
 
 def beat_argv(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "info",
+    return [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", settings.LOG_LEVEL,
             "--schedule", str(run_dir / "celerybeat-schedule")]  # fmt: skip
 
 
