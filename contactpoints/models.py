@@ -222,7 +222,13 @@ class Delivery(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "deliveries"
         indexes = [
-            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # The queue: due rows in order. Partial, so delivered rows leave it, and claims walk it in
+            # order (an index scan marks dead entries as it passes; a status-first index made every
+            # claim re-read each delivery that was ever pending until vacuum came by).
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_due", condition=models.Q(status__in=["pending", "retrying"])
+            ),
+            models.Index(fields=["status", "-created_at"], name="delivery_by_status"),
             models.Index(fields=["claim"], name="delivery_claimed", condition=models.Q(status="sending")),
             # The lists sort by (-created_at, -id): the id breaks ties for stable pages.
             models.Index(fields=["-created_at", "-id"], name="delivery_newest"),

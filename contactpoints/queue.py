@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -50,23 +50,41 @@ class Batch:
 
 
 def claim(limit: int, ids: list | None = None) -> Batch:
-    """Move up to `limit` due deliveries (of `ids`, when given) to `sending` for this worker."""
+    """Move up to `limit` due deliveries (of `ids`, when given) to `sending` for this worker.
+
+    One UPDATE, atomic on its own and written out once: the ORM spent more CPU compiling this
+    statement than PostgreSQL spends running it, and a worker runs it for every wake.
+    """
     now = timezone.now()
     token = uuid.uuid4()
-    due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+    lease = now + timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    ops, id_field = connection.ops, Delivery._meta.pk
+    only = ""
     if ids is not None:
-        due = due.filter(pk__in=ids)
-    with transaction.atomic():
-        chosen = due.order_by("next_attempt_at").values("pk")[:limit].select_for_update(skip_locked=True)
-        claimed = Delivery.objects.filter(pk__in=chosen).update(
-            status=DeliveryStatus.SENDING,
-            attempts=F("attempts") + 1,
-            lease_expires_at=now + timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS),
-            claim=token,
-            updated_at=now,
+        only = f"AND id IN ({', '.join(['%s'] * len(ids))})" if ids else "AND FALSE"
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    table = Delivery._meta.db_table
+    sql = f"""
+        UPDATE {table} SET status = %s, attempts = attempts + 1, lease_expires_at = %s, claim = %s, updated_at = %s
+        WHERE id IN (
+            SELECT id FROM {table} WHERE status IN (%s, %s) AND next_attempt_at <= %s {only}
+            ORDER BY next_attempt_at LIMIT %s{lock}
         )
-    if not claimed:
-        return Batch()
+    """  # noqa: S608 - table name ours; every value is a parameter
+    parameters = [
+        DeliveryStatus.SENDING,
+        ops.adapt_datetimefield_value(lease),
+        Delivery._meta.get_field("claim").get_db_prep_value(token, connection),
+        ops.adapt_datetimefield_value(now),
+        *DUE_STATUSES,
+        ops.adapt_datetimefield_value(now),
+        *(id_field.get_db_prep_value(id_field.to_python(i), connection) for i in ids or ()),
+        limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        if not cursor.rowcount:
+            return Batch()
     deliveries = list(
         Delivery.objects.filter(status=DeliveryStatus.SENDING, claim=token).select_related(
             "notification", "integration__contact_point"
@@ -80,25 +98,26 @@ def deliver_due() -> dict[str, str]:
 
     While this loops, the wake flag stays set, so a steady stream of notifications costs no
     messages at all. The first full batch rings once more, so another worker thread joins while
-    there is a backlog. Before giving up, the flag is cleared and the queue looked at once more:
-    whatever was committed before the clear saw the flag and did not ring.
+    there is a backlog. Once a claim comes back short, the flag is cleared and the queue looked
+    at once more: whatever was committed before the clear saw the flag and did not ring.
     """
     statuses: dict[str, str] = {}
     deadline = time.monotonic() + WAKE_WORK_SECONDS
-    joined = False
+    joined = cleared = False
     while True:
         batch = claim(settings.DELIVERY_BATCH_SIZE)
-        if not batch.deliveries:
-            broker.clear_wake()
-            batch = claim(settings.DELIVERY_BATCH_SIZE)
-            if not batch.deliveries:
-                return statuses
-        if len(batch.deliveries) == settings.DELIVERY_BATCH_SIZE and not joined:
+        full = len(batch.deliveries) == settings.DELIVERY_BATCH_SIZE
+        if full and not joined:
             joined = broker.publish()
         statuses.update(send_and_record(batch))
-        if time.monotonic() > deadline:
+        if full and time.monotonic() > deadline:
             broker.publish()  # carry on in a fresh task: a worker's warm shutdown waits for this one
             return statuses
+        if not full:
+            if cleared:
+                return statuses  # from the clear on, every commit rang for itself
+            broker.clear_wake()
+            cleared = True
 
 
 def run_delivery(delivery_id: Any) -> str | None:
