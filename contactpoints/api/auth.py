@@ -8,9 +8,12 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from contactpoints.models import ApiToken, TokenScope, hash_token
+from contactpoints.rows import get_one
 
 # last_used_at is written at most this often per token: the intake is a hot path.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# What a request needs of its token (the rest loads if ever touched).
+TOKEN_FIELDS = ("id", "name", "scope", "token_hash", "last_used_at", "revoked_at")
 
 
 class TokenUser:
@@ -44,10 +47,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             plain = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("invalid token") from None
-        try:
-            token = ApiToken.objects.get(token_hash=hash_token(plain), revoked_at__isnull=True)
-        except ApiToken.DoesNotExist:
-            raise exceptions.AuthenticationFailed("invalid or revoked token") from None
+        token = get_one(ApiToken, TOKEN_FIELDS, null=("revoked_at",), token_hash=hash_token(plain))
+        if token is None:
+            raise exceptions.AuthenticationFailed("invalid or revoked token")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

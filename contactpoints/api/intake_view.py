@@ -16,7 +16,11 @@ from contactpoints.api.auth import IntakeScope
 from contactpoints.api.errors import error_response
 from contactpoints.intake import IntakeError, TooManyAlerts, parse_intake
 from contactpoints.models import ContactPoint
+from contactpoints.rows import get_one
 from contactpoints.storable import first_unstorable
+
+# What storing a notification needs of its contact point.
+CONTACT_POINT_FIELDS = ("id", "uid", "name", "paused")
 
 
 @cache
@@ -63,9 +67,8 @@ class IntakeView(APIView):
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             return error_response(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}", {"body": "malformed JSON"})
-        try:
-            contact_point = ContactPoint.objects.get(uid=contact_point_uid)
-        except ContactPoint.DoesNotExist:
+        contact_point = get_one(ContactPoint, CONTACT_POINT_FIELDS, uid=contact_point_uid)
+        if contact_point is None:
             return error_response(status.HTTP_404_NOT_FOUND, f"no contact point with uid {contact_point_uid!r}")
         try:
             parsed = parse_intake(body, max_alerts=settings.INTAKE_MAX_ALERTS)
