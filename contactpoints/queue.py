@@ -23,10 +23,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from contactpoints import broker, metrics, sending
+from contactpoints import broker, metrics, rows, sending
 from contactpoints.models import Attempt, Delivery, DeliveryStatus, Integration
 from contactpoints.sending import Send, SendResult
 from integrations.base import Result
@@ -203,10 +203,16 @@ def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, s
     ]
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
-        owned = Delivery.objects.filter(status=DeliveryStatus.SENDING, claim=batch.claim)
+        claim_value = rows.prep(Delivery, "claim", batch.claim)
         for changes, pks in groups.items():
             # Only rows this batch still owns: a worker that outlived its lease must not overwrite the next owner.
-            owned.filter(pk__in=pks).update(**dict(changes))
+            ids = [rows.prep(Delivery, "id", pk) for pk in pks]
+            rows.update(
+                Delivery,
+                dict(changes),
+                f"status = %s AND claim = %s AND id IN ({', '.join(['%s'] * len(ids))})",
+                [DeliveryStatus.SENDING, claim_value, *ids],
+            )
         _update_health(attempts)
         for delay in soon:
             transaction.on_commit(lambda delay=delay: broker.publish(countdown_seconds=delay + WAKE_LATE_SECONDS))
@@ -222,12 +228,16 @@ def _update_health(attempts: list[Attempt]) -> None:
         if integration_id not in latest or attempt.started_at >= latest[integration_id].started_at:
             latest[integration_id] = attempt
     for integration_id, attempt in latest.items():
-        Integration.objects.filter(
-            Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=attempt.started_at), pk=integration_id
-        ).update(
-            last_attempt_at=attempt.started_at,
-            last_attempt_duration_ms=attempt.duration_ms,
-            last_attempt_error=attempt.error,
+        started_at = rows.prep(Integration, "last_attempt_at", attempt.started_at)
+        rows.update(
+            Integration,
+            {
+                "last_attempt_at": attempt.started_at,
+                "last_attempt_duration_ms": attempt.duration_ms,
+                "last_attempt_error": attempt.error,
+            },
+            "id = %s AND (last_attempt_at IS NULL OR last_attempt_at <= %s)",
+            [integration_id, started_at],
         )
 
 

@@ -57,3 +57,22 @@ def get_one(model: type[M], fields: tuple[str, ...], *, null: tuple[str, ...] = 
             value = convert(value, column, connection)
         row.append(value)
     return model.from_db(connection.alias, list(fields), row)
+
+
+def prep(model: type[Model], name: str, value: Any) -> Any:
+    """A value as the database takes it for `model.name` (what the ORM would send)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def update(model: type[Model], changes: dict[str, Any], where: str, where_values: list[Any]) -> int:
+    """UPDATE `model` SET `changes` WHERE `where` (SQL over column names, %s for `where_values`).
+
+    For the delivery recorder, which writes after every batch: the ORM compiled each of these
+    statements anew for more CPU than the database spent on them. Returns the rows changed.
+    """
+    meta = model._meta
+    assignments = ", ".join(f"{meta.get_field(name).column} = %s" for name in changes)
+    values = [prep(model, name, value) for name, value in changes.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {meta.db_table} SET {assignments} WHERE {where}", [*values, *where_values])  # noqa: S608
+        return cursor.rowcount
