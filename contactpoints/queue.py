@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contactpoints import broker, metrics, rows, sending
-from contactpoints.models import Attempt, Delivery, DeliveryStatus, Integration
+from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 from contactpoints.sending import Send, SendResult
 from integrations.base import Result
 
@@ -58,7 +58,6 @@ def claim(limit: int, ids: list | None = None) -> Batch:
     now = timezone.now()
     token = uuid.uuid4()
     lease = now + timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
-    ops, id_field = connection.ops, Delivery._meta.pk
     only = ""
     if ids is not None:
         only = f"AND id IN ({', '.join(['%s'] * len(ids))})" if ids else "AND FALSE"
@@ -71,26 +70,54 @@ def claim(limit: int, ids: list | None = None) -> Batch:
             ORDER BY next_attempt_at LIMIT %s{lock}
         )
     """  # noqa: S608 - table name ours; every value is a parameter
+    claim_value = rows.prep(Delivery, "claim", token)
+    now_value = rows.prep(Delivery, "updated_at", now)
     parameters = [
         DeliveryStatus.SENDING,
-        ops.adapt_datetimefield_value(lease),
-        Delivery._meta.get_field("claim").get_db_prep_value(token, connection),
-        ops.adapt_datetimefield_value(now),
+        rows.prep(Delivery, "lease_expires_at", lease),
+        claim_value,
+        now_value,
         *DUE_STATUSES,
-        ops.adapt_datetimefield_value(now),
-        *(id_field.get_db_prep_value(id_field.to_python(i), connection) for i in ids or ()),
+        now_value,
+        *(rows.prep(Delivery, "id", delivery_id) for delivery_id in ids or ()),
         limit,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         if not cursor.rowcount:
             return Batch()
-    deliveries = list(
-        Delivery.objects.filter(status=DeliveryStatus.SENDING, claim=token).select_related(
-            "notification", "integration__contact_point"
-        )
-    )
-    return Batch(token, deliveries)
+    return Batch(token, _load_claimed(claim_value))
+
+
+# The claimed deliveries with what sending needs, in one query (select_related, written out once).
+_LOADED = (Delivery, Notification, Integration, ContactPoint)
+_LOAD_CLAIMED_SQL = f"""
+    SELECT {rows.columns(Delivery, "d")}, {rows.columns(Notification, "n")},
+        {rows.columns(Integration, "i")}, {rows.columns(ContactPoint, "c")}
+    FROM {Delivery._meta.db_table} d
+    JOIN {Notification._meta.db_table} n ON n.id = d.notification_id
+    JOIN {Integration._meta.db_table} i ON i.id = d.integration_id
+    JOIN {ContactPoint._meta.db_table} c ON c.id = i.contact_point_id
+    WHERE d.status = %s AND d.claim = %s
+"""  # noqa: S608 - table and column names are the models'
+
+
+def _load_claimed(claim_value: Any) -> list[Delivery]:
+    fields = [rows.all_fields(model) for model in _LOADED]
+    with connection.cursor() as cursor:
+        cursor.execute(_LOAD_CLAIMED_SQL, [DeliveryStatus.SENDING, claim_value])
+        found = cursor.fetchall()
+    deliveries = []
+    for row in found:
+        start, parts = 0, []
+        for model, names in zip(_LOADED, fields, strict=True):
+            parts.append(rows.instance(model, names, row[start : start + len(names)]))
+            start += len(names)
+        delivery, notification, integration, contact_point = parts
+        integration.contact_point = contact_point
+        delivery.notification, delivery.integration = notification, integration
+        deliveries.append(delivery)
+    return deliveries
 
 
 def deliver_due() -> dict[str, str]:

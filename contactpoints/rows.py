@@ -1,14 +1,14 @@
-"""One-row reads for the hot paths, without the ORM's query compiler.
+"""Reads and writes for the hot paths, without the ORM's query compiler.
 
-The intake looks up a token and a contact point on every request; compiling those two queries
-cost more CPU than PostgreSQL spent answering them. Here the SQL and the column converters are
-worked out once per model and field list, and the row becomes a normal model instance (fields
-not read load lazily when touched, as with QuerySet.only()).
+The intake looks up a token and a contact point on every request, and a worker claims, loads and
+records every batch; compiling those statements cost more CPU than the database spent running
+them. Here the SQL and the column converters are worked out once, and rows become normal model
+instances (fields not read load lazily when touched, as with QuerySet.only()).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -19,21 +19,41 @@ M = TypeVar("M", bound=Model)
 
 
 @cache
-def _plan(
-    model: type[Model], fields: tuple[str, ...], equal: tuple[str, ...], null: tuple[str, ...]
-) -> tuple[str, list[tuple[Any, list[Callable]]]]:
+def _converters(model: type[Model], fields: tuple[str, ...]) -> list[tuple[Any, list[Callable]]]:
+    """What the ORM applies to each column it reads (JSON, encryption, dates on SQLite...)."""
+    plan = []
+    for name in fields:
+        column = model._meta.get_field(name).get_col(model._meta.db_table)
+        plan.append((column, connection.ops.get_db_converters(column) + column.field.get_db_converters(connection)))
+    return plan
+
+
+def instance(model: type[M], fields: tuple[str, ...], values: Sequence[Any]) -> M:
+    """A model instance from raw column values, converted as the ORM converts them."""
+    row = []
+    for value, (column, converters) in zip(values, _converters(model, fields), strict=True):
+        for convert in converters:
+            value = convert(value, column, connection)
+        row.append(value)
+    return model.from_db(connection.alias, list(fields), row)
+
+
+def all_fields(model: type[Model]) -> tuple[str, ...]:
+    """Every concrete field's attribute name, in column order."""
+    return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+def columns(model: type[Model], alias: str) -> str:
+    return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
+
+
+@cache
+def _select_one_sql(model: type[Model], fields: tuple[str, ...], equal: tuple[str, ...], null: tuple[str, ...]) -> str:
     meta = model._meta
-    columns = ", ".join(meta.get_field(name).column for name in fields)
     conditions = [f"{meta.get_field(name).column} = %s" for name in equal]
     conditions += [f"{meta.get_field(name).column} IS NULL" for name in null]
-    sql = f"SELECT {columns} FROM {meta.db_table} WHERE {' AND '.join(conditions)} LIMIT 2"  # noqa: S608
-    converters = []
-    for name in fields:
-        column = meta.get_field(name).get_col(meta.db_table)
-        converters.append(
-            (column, connection.ops.get_db_converters(column) + column.field.get_db_converters(connection))
-        )
-    return sql, converters
+    selected = ", ".join(meta.get_field(name).column for name in fields)
+    return f"SELECT {selected} FROM {meta.db_table} WHERE {' AND '.join(conditions)} LIMIT 2"  # noqa: S608
 
 
 def get_one(model: type[M], fields: tuple[str, ...], *, null: tuple[str, ...] = (), **equal: Any) -> M | None:
@@ -42,21 +62,14 @@ def get_one(model: type[M], fields: tuple[str, ...], *, null: tuple[str, ...] = 
     `fields` are the columns read and must include the primary key. Like QuerySet.get, more than
     one row is an error.
     """
-    sql, converters = _plan(model, fields, tuple(equal), null)
+    sql = _select_one_sql(model, fields, tuple(equal), null)
     values = [model._meta.get_field(name).get_db_prep_value(value, connection) for name, value in equal.items()]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        rows = cursor.fetchall()
-    if len(rows) > 1:
+        found = cursor.fetchall()
+    if len(found) > 1:
         raise model.MultipleObjectsReturned(f"more than one {model.__name__} for {equal}")
-    if not rows:
-        return None
-    row = []
-    for value, (column, column_converters) in zip(rows[0], converters, strict=True):
-        for convert in column_converters:
-            value = convert(value, column, connection)
-        row.append(value)
-    return model.from_db(connection.alias, list(fields), row)
+    return instance(model, fields, found[0]) if found else None
 
 
 def prep(model: type[Model], name: str, value: Any) -> Any:
