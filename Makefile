@@ -68,26 +68,23 @@ $(DEV_STAMP): requirements-dev.txt requirements.txt | $(BIN)/python
 .env: | $(RUN_STAMP)
 	$(BIN)/python -m project.envfile
 
-system-packages:
+# $(call install_missing,COMMAND:PACKAGE pairs,what to say when it cannot install,then) installs
+# the packages whose command is missing, with apt-get when root; otherwise it says so, then runs `then`.
+define install_missing
 	@missing=""; \
-	for pair in $(TEST_SYSTEM_PACKAGES); do \
+	for pair in $(1); do \
 		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
-		echo "Missing system packages:$$missing. Install them; the tests that need them are skipped."; \
+		echo "Missing system packages:$$missing. Install them; $(2)"; $(3) \
 	fi
+endef
+
+system-packages:
+	$(call install_missing,$(TEST_SYSTEM_PACKAGES),the tests that need them are skipped.,true;)
 
 bench-system-packages:
-	@missing=""; \
-	for pair in $(BENCH_SYSTEM_PACKAGES); do \
-		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
-	done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else \
-		echo "Missing system packages:$$missing. Install them; the bench needs them."; exit 1; \
-	fi
+	$(call install_missing,$(BENCH_SYSTEM_PACKAGES),the bench needs them.,exit 1;)

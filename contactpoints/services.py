@@ -43,7 +43,7 @@ def accept_notification(
             return replay
     try:
         # One statement is atomic on its own; the Idempotency-Key row must commit with it.
-        with transaction.atomic() if idempotency_key or connection.vendor != "postgresql" else nullcontext():
+        with transaction.atomic() if idempotency_key or not _stores_in_one_statement() else nullcontext():
             answer = _store(contact_point, parsed, idempotency_key)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
@@ -93,7 +93,7 @@ def store_with_deliveries(notification: Notification, *, one_statement: bool | N
     statement (one round trip, atomic on its own); elsewhere the ORM does it in three.
     """
     if one_statement is None:
-        one_statement = connection.vendor == "postgresql"
+        one_statement = _stores_in_one_statement()
     if one_statement:
         return _store_in_one_statement(notification)
     notification.save(force_insert=True)
@@ -112,6 +112,10 @@ def store_with_deliveries(notification: Notification, *, one_statement: bool | N
         for integration in integrations.order_by()
     )
     return [delivery.status for delivery in deliveries]
+
+
+def _stores_in_one_statement() -> bool:
+    return connection.vendor == "postgresql"  # a data-modifying WITH: PostgreSQL's
 
 
 def _initial_status(paused: bool) -> str:
