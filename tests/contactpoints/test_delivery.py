@@ -329,3 +329,33 @@ def test_storing_in_one_statement_makes_the_same_rows_as_the_orm(make_contact_po
     if firing:
         expected.insert(1, (second.pk, True, "pending", 0, True))
     assert rows(one_statement=True) == rows(one_statement=False) == (sorted(s for *_, s, _a, _c in expected), expected)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_take_the_same_delivery(make_contact_point, receiver, woken, published):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    contact_point = make_contact_point("Contended", [("webhook", {"url": receiver.url})])
+    for number in range(200):
+        accept_notification(contact_point, parse_intake([{"labels": {"alertname": f"C{number}"}}], max_alerts=1))
+
+    start_together = threading.Barrier(4)
+
+    def claim_until_empty(_worker: int) -> list:
+        claimed = []
+        start_together.wait(timeout=10)
+        try:
+            while batch := engine.claim(7).deliveries:
+                claimed += [delivery.pk for delivery in batch]
+        finally:
+            connections.close_all()  # this thread's own connection
+        return claimed
+
+    with ThreadPoolExecutor(4) as pool:
+        per_worker = list(pool.map(claim_until_empty, range(4)))
+    everything = [pk for claimed in per_worker for pk in claimed]
+    assert len(everything) == len(set(everything)) == 200
+    assert sum(1 for claimed in per_worker if claimed) > 1  # they did run side by side
