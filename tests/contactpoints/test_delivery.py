@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from contactpoints import queue as engine
@@ -333,11 +335,6 @@ def test_storing_in_one_statement_makes_the_same_rows_as_the_orm(make_contact_po
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_never_take_the_same_delivery(make_contact_point, receiver, woken, published):
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connections
-
     contact_point = make_contact_point("Contended", [("webhook", {"url": receiver.url})])
     for number in range(200):
         accept_notification(contact_point, parse_intake([{"labels": {"alertname": f"C{number}"}}], max_alerts=1))
