@@ -60,7 +60,7 @@ def claim(limit: int, ids: list | None = None) -> Batch:
     lease = now + timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     only = ""
     if ids is not None:
-        only = f"AND id IN ({', '.join(['%s'] * len(ids))})" if ids else "AND FALSE"
+        only = f"AND id IN ({rows.placeholders(len(ids))})" if ids else "AND FALSE"
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     table = Delivery._meta.db_table
     sql = f"""
@@ -91,6 +91,7 @@ def claim(limit: int, ids: list | None = None) -> Batch:
 
 # The claimed deliveries with what sending needs, in one query (select_related, written out once).
 _LOADED = (Delivery, Notification, Integration, ContactPoint)
+_LOADED_FIELDS = [rows.all_fields(model) for model in _LOADED]
 _LOAD_CLAIMED_SQL = f"""
     SELECT {rows.columns(Delivery, "d")}, {rows.columns(Notification, "n")},
         {rows.columns(Integration, "i")}, {rows.columns(ContactPoint, "c")}
@@ -103,14 +104,13 @@ _LOAD_CLAIMED_SQL = f"""
 
 
 def _load_claimed(claim_value: Any) -> list[Delivery]:
-    fields = [rows.all_fields(model) for model in _LOADED]
     with connection.cursor() as cursor:
         cursor.execute(_LOAD_CLAIMED_SQL, [DeliveryStatus.SENDING, claim_value])
         found = cursor.fetchall()
     deliveries = []
     for row in found:
         start, parts = 0, []
-        for model, names in zip(_LOADED, fields, strict=True):
+        for model, names in zip(_LOADED, _LOADED_FIELDS, strict=True):
             parts.append(rows.instance(model, names, row[start : start + len(names)]))
             start += len(names)
         delivery, notification, integration, contact_point = parts
@@ -237,7 +237,7 @@ def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, s
             rows.update(
                 Delivery,
                 dict(changes),
-                f"status = %s AND claim = %s AND id IN ({', '.join(['%s'] * len(ids))})",
+                f"status = %s AND claim = %s AND id IN ({rows.placeholders(len(ids))})",
                 [DeliveryStatus.SENDING, claim_value, *ids],
             )
         _update_health(attempts)

@@ -63,9 +63,8 @@ def get_one(model: type[M], fields: tuple[str, ...], *, null: tuple[str, ...] = 
     one row is an error.
     """
     sql = _select_one_sql(model, fields, tuple(equal), null)
-    values = [model._meta.get_field(name).get_db_prep_value(value, connection) for name, value in equal.items()]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, [prep(model, name, value) for name, value in equal.items()])
         found = cursor.fetchall()
     if len(found) > 1:
         raise model.MultipleObjectsReturned(f"more than one {model.__name__} for {equal}")
@@ -75,6 +74,11 @@ def get_one(model: type[M], fields: tuple[str, ...], *, null: tuple[str, ...] = 
 def prep(model: type[Model], name: str, value: Any) -> Any:
     """A value as the database takes it for `model.name` (what the ORM would send)."""
     return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def placeholders(count: int) -> str:
+    """`%s, %s, …` for an IN list of `count` values."""
+    return ", ".join(["%s"] * count)
 
 
 def update(model: type[Model], changes: dict[str, Any], where: str, where_values: list[Any]) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import nullcontext
 from datetime import timedelta
@@ -12,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contactpoints import broker, metrics
+from contactpoints import broker, metrics, rows
 from contactpoints.intake import ParsedIntake
 from contactpoints.models import ContactPoint, Delivery, DeliveryStatus, IdempotencyKey, Integration, Notification
 from contactpoints.sending import derive_group_key
@@ -126,8 +125,7 @@ def _store_in_one_statement(notification: Notification) -> list[str]:
     now = notification.received_at
     columns = ["id", "contact_point_id", "status", "alerts", "receiver", "group_key", "group_labels"]
     columns += ["external_url", "truncated_alerts", "source", "received_at"]
-    values = [getattr(notification, column) for column in columns]
-    values[3], values[6] = json.dumps(values[3]), json.dumps(values[6])
+    values = [rows.prep(Notification, column, getattr(notification, column)) for column in columns]
     sql = f"""
         WITH notification AS (
             INSERT INTO {Notification._meta.db_table} ({", ".join(columns)})
