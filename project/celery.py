@@ -1,11 +1,54 @@
 """The Celery app: deliveries run here, the database stays the source of truth."""
 
+import logging
 import os
 
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("contactpoints")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _keep_worker_alive_when_restoring_after_the_broker_closed() -> None:
+    """Work around a worker crash on losing Redis (celery 5.7.0, kombu 5.7.0: no upstream fix yet).
+
+    On a lost connection Celery's consumer first calls `connection.collect()`, which tears the
+    transport down (`transport.client = None`) while a channel whose close failed mid-poll stays
+    the default channel; then `connection.close()` closes that channel again, its QoS restores
+    the unacknowledged messages through a new pool, and building the pool reads
+    `transport.client.hostname`: AttributeError, which is no connection error, so the worker
+    logs "Unrecoverable error" and exits. (celery/worker/consumer/consumer.py
+    `on_connection_error_after_connected`; kombu/transport/redis.py `Channel._connparams`.)
+
+    Nothing can be restored through a transport that is gone, and nothing needs to be: the
+    messages stay in Redis's unacked index, which redelivers them after the visibility timeout,
+    and here a message is only a wake for deliveries that PostgreSQL holds (beat's sweeper rings
+    again). So skip the restore on a closed transport; every other restore runs unchanged.
+    """
+    restore_unacked = kombu_redis.QoS.restore_unacked
+    if getattr(restore_unacked, "skips_closed_transport", False):
+        return
+
+    def restore_unless_the_transport_is_gone(self: kombu_redis.QoS, client: object = None) -> None:
+        transport = self.channel.connection
+        if client is None and (transport is None or transport.client is None):
+            logger.warning(
+                "broker connection already closed: %d unacknowledged message(s) left to Redis's "
+                "visibility timeout; the sweeper rings for due deliveries meanwhile",
+                len(self._delivered),
+            )
+            self._delivered.clear()
+            return None
+        return restore_unacked(self, client)
+
+    restore_unless_the_transport_is_gone.skips_closed_transport = True
+    kombu_redis.QoS.restore_unacked = restore_unless_the_transport_is_gone
+
+
+_keep_worker_alive_when_restoring_after_the_broker_closed()

@@ -1,9 +1,11 @@
 """Run the web server, the Celery worker and beat (and Redis when needed) as one foreground unit.
 
 The shape follows foreman and honcho: every child runs in its own process group, so a Ctrl-C at
-the terminal reaches this supervisor only, which stops each child once and gracefully. When any
-child exits, the others are stopped too: half a service that looks alive is worse than none.
-No Django here, so it can be tested with plain commands such as `sleep`.
+the terminal reaches this supervisor only, which stops each child once and gracefully. A child
+that exits is started again after a growing pause, as supervisord and systemd's `Restart=` do:
+one crash (say, a worker that lost Redis) must not take web and beat down with it. Only a crash
+loop (too many exits in a short window) stops everything, since restarting cannot fix a child
+that cannot start. No Django here, so it can be tested with plain commands such as `sleep`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,21 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How long to wait before starting a child again, and when to stop trying."""
+
+    first_pause_seconds: float = 1.0
+    max_pause_seconds: float = 30.0
+    # This many exits of one child within the window is a crash loop: stop everything.
+    crash_loop_exits: int = 5
+    crash_loop_window_seconds: float = 60.0
+
+    def pause_after(self, recent_exits: int) -> float:
+        """1 s after the first exit in the window, then 2, 4, ... up to the maximum."""
+        return min(self.first_pause_seconds * 2 ** max(recent_exits - 1, 0), self.max_pause_seconds)
+
+
 @dataclass
 class Child:
     name: str
@@ -35,6 +52,8 @@ class Child:
     stop_last: bool = False  # infrastructure (Redis) outlives the programs that use it
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     relay: threading.Thread | None = field(default=None, repr=False)
+    exits: list[float] = field(default_factory=list, repr=False)  # monotonic times it exited
+    restart_at: float | None = field(default=None, repr=False)  # set while it waits to start again
 
     def signal(self, signum: int) -> None:
         if self.process.returncode is None:  # a reaped pid may already belong to someone else
@@ -57,9 +76,13 @@ class Child:
 class Supervisor:
     """Use as a context manager: inside it, SIGINT/SIGTERM/SIGHUP ask for a stop; leaving it stops all."""
 
-    def __init__(self, *, stop_timeout_seconds: float = 30.0, poll_seconds: float = 0.1, out: IO[str] | None = None):
+    def __init__(
+        self, *, stop_timeout_seconds: float = 30.0, poll_seconds: float = 0.1, out: IO[str] | None = None,
+        restart_policy: RestartPolicy | None = None,
+    ):  # fmt: skip
         self.children: list[Child] = []
         self.stop_timeout_seconds = stop_timeout_seconds
+        self.restart_policy = restart_policy or RestartPolicy()
         self.poll_seconds = poll_seconds
         self._out = out or sys.stdout
         self._out_lock = threading.Lock()
@@ -81,14 +104,7 @@ class Supervisor:
                 signal.signal(signum, handler)
 
     def start(self, child: Child) -> Child:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # so lines arrive as they are logged
-        # process_group=0: a terminal's Ctrl-C goes to our group only; we decide how children stop.
-        child.process = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
-            child.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            process_group=0, env=env,
-        )  # fmt: skip
-        child.relay = threading.Thread(target=self._relay_output, args=(child,), daemon=True)
-        child.relay.start()
+        self._spawn(child)
         self.children.append(child)
         return child
 
@@ -102,13 +118,19 @@ class Supervisor:
         self._announcement = (host, port, message)
 
     def run(self) -> int:
-        """Wait until a child exits or a stop signal arrives, stop every child, return the exit status."""
-        exited = self._wait_for_exit_or_signal()
+        """Keep every child running until a stop signal (0) or a crash loop (the child's exit status)."""
+        looping = self._supervise_until_signal_or_crash_loop()
+        if looping is not None:
+            self.say(
+                f"{looping.name} exited {self._recent_exits(looping)} times within "
+                f"{self.restart_policy.crash_loop_window_seconds:g} s (last: "
+                f"{exit_description(looping.process.returncode)}): a crash loop, so stopping everything. "
+                "Its last lines are above."
+            )
         self.stop()
-        if exited is None:
+        if looping is None:
             return 0
-        status = exited.process.returncode
-        self.say(f"{exited.name} exited with status {status}; stopped the others.")
+        status = looping.process.returncode
         return status if status > 0 else 1  # exiting while meant to run is a failure, even with 0
 
     def stop(self) -> None:
@@ -126,14 +148,59 @@ class Supervisor:
             time.sleep(self.poll_seconds)
         return False
 
-    def _wait_for_exit_or_signal(self) -> Child | None:
+    def _supervise_until_signal_or_crash_loop(self) -> Child | None:
         while not self.stopping:
             for child in self.children:
-                if child.has_exited():
-                    return child
+                if child.restart_at is not None:
+                    if time.monotonic() >= child.restart_at:
+                        self._restart(child)
+                elif child.has_exited():
+                    self._reap(child)
+                    if self._is_crash_looping(child):
+                        return child
+                    self._schedule_restart(child)
             self._announce_if_listening()
             time.sleep(self.poll_seconds)
         return None
+
+    def _spawn(self, child: Child) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # so lines arrive as they are logged
+        # process_group=0: a terminal's Ctrl-C goes to our group only; we decide how children stop.
+        child.process = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
+            child.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            process_group=0, env=env,
+        )  # fmt: skip
+        child.relay = threading.Thread(target=self._relay_output, args=(child,), daemon=True)
+        child.relay.start()
+
+    def _reap(self, child: Child) -> None:
+        child.kill_group()  # what the dead leader forked (gunicorn's workers) must not outlive it
+        child.process.wait()
+        child.relay.join(timeout=1.0)  # its last lines before our verdict
+        child.exits.append(time.monotonic())
+
+    def _recent_exits(self, child: Child) -> int:
+        since = time.monotonic() - self.restart_policy.crash_loop_window_seconds
+        return sum(1 for moment in child.exits if moment >= since)
+
+    def _is_crash_looping(self, child: Child) -> bool:
+        return self._recent_exits(child) >= self.restart_policy.crash_loop_exits
+
+    def _schedule_restart(self, child: Child) -> None:
+        recent = self._recent_exits(child)
+        pause = self.restart_policy.pause_after(recent)
+        child.restart_at = time.monotonic() + pause
+        when = time.strftime("%H:%M:%S", time.localtime(time.time() + pause))
+        self.say(
+            f"{child.name} exited ({exit_description(child.process.returncode)}); restarting it in {pause:g} s, "
+            f"at {when} (exit {recent} within {self.restart_policy.crash_loop_window_seconds:g} s; "
+            f"at {self.restart_policy.crash_loop_exits} everything stops)."
+        )
+
+    def _restart(self, child: Child) -> None:
+        child.restart_at = None
+        self._spawn(child)
+        self.say(f"{child.name} restarted (pid {child.process.pid}).")
 
     def _stop_tier(self, tier: list[Child]) -> None:
         # SIGTERM, not SIGINT: gunicorn takes SIGINT as "drop requests now", SIGTERM as graceful.
@@ -213,3 +280,12 @@ def browser_host(bind: str) -> str:
     """The host to put in a URL for a server bound to `bind` (a wildcard means this machine)."""
     host = "localhost" if bind in ("", "0.0.0.0", "::", "[::]") else bind.strip("[]")  # noqa: S104
     return f"[{host}]" if ":" in host else host
+
+
+def exit_description(returncode: int) -> str:
+    """`status 3` or `killed by SIGKILL`: how a child ended, in the words `ps` and shells use."""
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-returncode).name}"
+        return f"killed by signal {-returncode}"
+    return f"status {returncode}"

@@ -75,8 +75,16 @@ class PrivateRedis:
         wait_for_port(self.port)
 
     def stop(self) -> None:
+        """Shut down as an operator would (SIGTERM: clients see their connections closed)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+    def kill(self) -> None:
+        """Die as in a crash or an OOM kill (SIGKILL: no goodbye to the clients)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
             self.process.wait(10)
         self.process = None
 
@@ -177,45 +185,42 @@ def provider_stand_in():
 
 
 FIXED_API_URLS = ("TELEGRAM", "PUSHOVER", "LINE", "THREEMA")
+CELERY = [sys.executable, "-m", "celery", "-A", "project"]
+WORKER_ARGS = ["worker", "--pool", "threads", "--concurrency", "4", "-Q", "deliveries", "-l", "info",
+               "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+
+
+def worker_environment(redis_url: str, **variables: str) -> dict[str, str]:
+    """What a worker or beat on the test database and `redis_url` needs; call after django_db_setup."""
+    database = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "REDIS_URL": redis_url,
+        "DELIVERY_SWEEP_INTERVAL_SECONDS": "1",
+        "CONN_MAX_AGE": "0",
+        **variables,
+    }
+
+
+def start_worker(name: str, env: dict[str, str]) -> ManagedProcess:
+    """A real worker (thread pool, as in production); its log is tests/artifacts/<name>.log."""
+    return ManagedProcess(name, [*CELERY, *WORKER_ARGS], env)
 
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, private_redis, smtp_sink, provider_stand_in):
-    """A real worker (thread pool, as in production) and beat, on the test database."""
-    database = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "REDIS_URL": private_redis.url,
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
-        "DELIVERY_SWEEP_INTERVAL_SECONDS": "1",
-        "CONN_MAX_AGE": "0",
+    """A real worker and beat, on the test database."""
+    env = worker_environment(
+        private_redis.url,
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_sink.port}",
         **{f"{name}_API_URL": f"{provider_stand_in.url}/{name.lower()}" for name in FIXED_API_URLS},
-    }
-    _point_this_process_at(private_redis.url, smtp_sink.port)
-    celery = [sys.executable, "-m", "celery", "-A", "project"]
-    worker = ManagedProcess(
-        "celery-worker",
-        [
-            *celery,
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "-Q",
-            "deliveries",
-            "-l",
-            "info",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env,
     )
+    _point_this_process_at(private_redis.url, smtp_sink.port)
+    worker = start_worker("celery-worker", env)
     beat_schedule = ARTIFACTS / "celerybeat-schedule"
-    beat = ManagedProcess("celery-beat", [*celery, "beat", "-l", "info", "--schedule", str(beat_schedule)], env)
+    beat = ManagedProcess("celery-beat", [*CELERY, "beat", "-l", "info", "--schedule", str(beat_schedule)], env)
     try:
         worker.wait_for_log("ready.")
         yield worker

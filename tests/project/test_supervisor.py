@@ -19,7 +19,16 @@ from django.core.management import CommandError, call_command
 
 from project import envfile
 from project.management.commands import run_all
-from project.supervisor import Child, Supervisor, browser_host, local_redis_argv, redacted_url, redis_answers
+from project.supervisor import (
+    Child,
+    RestartPolicy,
+    Supervisor,
+    browser_host,
+    exit_description,
+    local_redis_argv,
+    redacted_url,
+    redis_answers,
+)
 
 # --- .env -------------------------------------------------------------------------------------
 
@@ -95,9 +104,18 @@ def test_ensure_admin_leaves_an_existing_superuser_alone() -> None:
 # --- the supervisor ---------------------------------------------------------------------------
 
 
-def make_supervisor(stop_timeout_seconds: float = 5.0) -> tuple[Supervisor, io.StringIO]:
+# The first exit already counts as a crash loop: run() returns as soon as a child exits.
+GIVE_UP_AT_FIRST_EXIT = RestartPolicy(crash_loop_exits=1)
+
+
+def make_supervisor(
+    stop_timeout_seconds: float = 5.0, restart_policy: RestartPolicy | None = None
+) -> tuple[Supervisor, io.StringIO]:
     out = io.StringIO()
-    return Supervisor(stop_timeout_seconds=stop_timeout_seconds, poll_seconds=0.05, out=out), out
+    supervisor = Supervisor(
+        stop_timeout_seconds=stop_timeout_seconds, poll_seconds=0.05, out=out, restart_policy=restart_policy
+    )
+    return supervisor, out
 
 
 def start(supervisor: Supervisor, name: str, script: str, **kwargs: bool) -> Child:
@@ -127,21 +145,11 @@ def send_sigterm_soon(times: int = 1, gap_seconds: float = 0.3) -> None:
     threading.Thread(target=send, daemon=True).start()
 
 
-def test_a_child_dying_stops_the_others_and_fails() -> None:
-    supervisor, out = make_supervisor()
-    with supervisor:
-        web = start(supervisor, "web", "exec sleep 30")
-        beat = start(supervisor, "beat", "exec sleep 30")
-        start(supervisor, "worker", "sleep 0.3; echo giving up; exit 3")
-        assert supervisor.run() == 3
-    assert web.process.returncode == -signal.SIGTERM
-    assert beat.process.returncode == -signal.SIGTERM
-    assert "worker | giving up" in out.getvalue()
-    assert "worker exited with status 3; stopped the others." in out.getvalue()
+# Restarts with backoff and the crash-loop verdict: tests/security/test_runner_restarts_crashed_programs.py
 
 
 def test_a_child_exiting_cleanly_still_counts_as_a_failure() -> None:
-    supervisor, _ = make_supervisor()
+    supervisor, _ = make_supervisor(restart_policy=GIVE_UP_AT_FIRST_EXIT)
     with supervisor:
         start(supervisor, "web", "exec sleep 30")
         start(supervisor, "beat", "exit 0")
@@ -184,7 +192,7 @@ def test_a_second_signal_kills_without_waiting() -> None:
 
 def test_leftovers_of_a_dead_leader_are_stopped() -> None:
     # Like gunicorn workers outliving a crashed master: the group must not linger.
-    supervisor, _ = make_supervisor()
+    supervisor, _ = make_supervisor(restart_policy=GIVE_UP_AT_FIRST_EXIT)
     with supervisor:
         orphaning = start(supervisor, "web", "sleep 30 & sleep 0.2; exit 2")
         assert supervisor.run() == 2
@@ -208,6 +216,19 @@ def test_a_signal_while_waiting_for_a_child_ends_the_wait() -> None:
         assert supervisor.wait_until(lambda: False, redis, timeout_seconds=20) is False
         assert supervisor.stopping
     assert redis.process.returncode == -signal.SIGTERM
+
+
+@pytest.mark.parametrize(
+    ("returncode", "description"),
+    [(0, "status 0"), (3, "status 3"), (-signal.SIGKILL, "killed by SIGKILL"), (-signal.SIGTERM, "killed by SIGTERM")],
+)
+def test_exit_description(returncode: int, description: str) -> None:
+    assert exit_description(returncode) == description
+
+
+@pytest.mark.parametrize(("recent_exits", "pause"), [(1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (6, 30.0), (20, 30.0)])
+def test_the_pause_before_a_restart_doubles_up_to_a_maximum(recent_exits: int, pause: float) -> None:
+    assert RestartPolicy().pause_after(recent_exits) == pause
 
 
 def free_port() -> int:
