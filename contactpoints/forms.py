@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ HELP_WHEN_SET = "Set; leave blank to keep."
 HELP_WHEN_UNSET = "Not set."
 CLEAR_SUFFIX = "__clear"
 MAP_HELP = "One per line, as <code>name: value</code>."
+PLAIN_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 LIST_HELP = "A JSON list."
 # Templates and PEM blocks are code: monospace, and no spell-checking squiggles.
 MONOSPACE_ATTRS = {"class": "vLargeTextField", "style": "font-family: monospace", "spellcheck": "false"}
@@ -96,8 +98,56 @@ def _unquoted(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
 
 
-class NameValueLinesField(forms.CharField):
-    """A map of names to values (headers, variables), typed as `name: value` lines."""
+class DecodeOnly:
+    """A setting's input only decodes what the browser sent; the type's validate() judges the
+    value, with the same texts as for the API (design.md: validation is written once). `required`
+    still marks the label and the input; a missing value gets the spec's text from the type."""
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class SettingTextField(DecodeOnly, forms.CharField):
+    """Text as typed: not stripped, since the API does not strip either."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strip=False, **kwargs)
+
+
+class IntegerTextField(SettingTextField):
+    """A number typed as text. A plain integer is stored as a number, as an API client sends it;
+    any other text goes to the type as typed (some parse it, some ignore it: the spec's rule)."""
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        return int(text) if PLAIN_INTEGER.fullmatch(text) else text
+
+
+class SettingChoiceField(DecodeOnly, forms.ChoiceField):
+    """A select of the declared choices; whatever is posted goes to the type, which decides."""
+
+
+class SwitchInput(forms.CheckboxInput):
+    """A ticked box posts "on", an unticked one nothing. Any other text a client posts goes to
+    the type as sent, just as it would through the API."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        if name not in data:
+            return False
+        value = data.get(name)
+        return True if value == "on" else value
+
+
+class SwitchField(DecodeOnly, forms.Field):
+    widget = SwitchInput
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+
+class NameValueLinesField(DecodeOnly, forms.CharField):
+    """A map of names to values (headers, variables), typed as `name: value` lines. Its own
+    errors are about that line syntax, which API clients (sending a JSON object) never meet."""
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -110,14 +160,8 @@ class NameValueLinesField(forms.CharField):
         return parse_name_value_lines(super().to_python(value))
 
 
-class JsonListField(forms.JSONField):
-    """A list of objects (e.g. responders), typed as JSON."""
-
-    def to_python(self, value: Any) -> Any:
-        parsed = super().to_python(value)
-        if parsed is not None and not isinstance(parsed, list):
-            raise forms.ValidationError("Enter a JSON list, like [] or [{...}].", code="invalid")
-        return parsed
+class JsonValueField(DecodeOnly, forms.JSONField):
+    """A list of objects (e.g. responders), typed as JSON; the type checks what it holds."""
 
 
 def _choices(declared: Field) -> list[tuple[str, str]]:
@@ -137,9 +181,9 @@ def _placeholder(declared: Field) -> dict[str, str]:
 def _string_field(declared: Field, **common: Any) -> forms.Field:
     if declared.secret:
         widget = forms.PasswordInput(render_value=False, attrs={"class": "vTextField"})
-        return forms.CharField(strip=False, widget=widget, **common)
+        return SettingTextField(widget=widget, **common)
     widget = TemplateTextInput if declared.template else forms.TextInput
-    return forms.CharField(widget=widget(attrs={"class": "vTextField", **_placeholder(declared)}), **common)
+    return SettingTextField(widget=widget(attrs={"class": "vTextField", **_placeholder(declared)}), **common)
 
 
 def _text_field(declared: Field, **common: Any) -> forms.Field:
@@ -148,21 +192,21 @@ def _text_field(declared: Field, **common: Any) -> forms.Field:
         widget = WriteOnlyTextarea(attrs=attrs)
     else:
         widget = TemplateTextarea(attrs=attrs) if declared.template else forms.Textarea(attrs=attrs)
-    return forms.CharField(strip=False, widget=widget, **common)
+    return SettingTextField(widget=widget, **common)
 
 
 def _bool_field(declared: Field, **common: Any) -> forms.Field:
     common["required"] = False  # an unticked box is a value, not a missing one
-    return forms.BooleanField(**common)
+    return SwitchField(**common)
 
 
 def _int_field(declared: Field, **common: Any) -> forms.Field:
     attrs = {"inputmode": "numeric", "class": "vIntegerField", **_placeholder(declared)}
-    return forms.IntegerField(widget=forms.TextInput(attrs=attrs), **common)
+    return IntegerTextField(widget=forms.TextInput(attrs=attrs), **common)
 
 
 def _choice_field(declared: Field, **common: Any) -> forms.Field:
-    return forms.ChoiceField(choices=_choices(declared), **common)
+    return SettingChoiceField(choices=_choices(declared), **common)
 
 
 def _map_field(declared: Field, **common: Any) -> forms.Field:
@@ -172,7 +216,7 @@ def _map_field(declared: Field, **common: Any) -> forms.Field:
 
 def _list_field(declared: Field, **common: Any) -> forms.Field:
     common["help_text"] = " ".join(filter(None, [common.get("help_text"), LIST_HELP]))
-    return JsonListField(widget=forms.Textarea(attrs={**MONOSPACE_ATTRS, "rows": 4}), **common)
+    return JsonValueField(widget=forms.Textarea(attrs={**MONOSPACE_ATTRS, "rows": 4}), **common)
 
 
 FIELD_BUILDERS: dict[Kind, Callable[..., forms.Field]] = {
@@ -193,8 +237,6 @@ def form_field(declared: Field) -> forms.Field:
         "required": declared.required,
         # The admin renders help text as HTML; declarations are plain text.
         "help_text": escape(declared.help),
-        # The spec's own text when a required value is missing, as the API would answer.
-        "error_messages": {"required": declared.required_error or f"{declared.label} is required"},
     }
     return FIELD_BUILDERS[declared.kind](declared, **common)
 
@@ -265,10 +307,12 @@ class IntegrationForm(forms.ModelForm):
             if cleaned.get(clear_field_name(declared.key)):
                 self.instance.set_secret(declared.key, None)
         try:
-            self.integration_type.validate(self.instance.settings, self.instance.secure_settings)
+            config = self.integration_type.validate(self.instance.settings, self.instance.secure_settings)
         except SettingsError as exc:
             for key, message in exc.errors:
                 self._add_settings_error(key, message)
+            return cleaned
+        self._store_switches_as_read(config)
         return cleaned
 
     def _settings_fields_have_errors(self) -> bool:
@@ -297,9 +341,17 @@ class IntegrationForm(forms.ModelForm):
                     set_path(settings, declared.key, value)
                 continue
             pop_path(settings, declared.key)
-            if _worth_storing(declared, value):
+            if declared.kind is Kind.BOOL or _worth_storing(value):
                 set_path(settings, declared.key, value)
         return settings
+
+    def _store_switches_as_read(self, config: dict[str, Any]) -> None:
+        """Each switch stored as the type read it, and only when it differs from its default."""
+        for declared in self.integration_type.fields:
+            if declared.kind is Kind.BOOL:
+                pop_path(self.instance.settings, declared.key)
+                if config[declared.key] != bool(declared.default):
+                    set_path(self.instance.settings, declared.key, config[declared.key])
 
     def _add_settings_error(self, key: str | None, message: str) -> None:
         if key in self.fields:
@@ -308,11 +360,9 @@ class IntegrationForm(forms.ModelForm):
             self.add_error(None, f"{key}: {message}" if key else message)
 
 
-def _worth_storing(declared: Field, value: Any) -> bool:
+def _worth_storing(value: Any) -> bool:
     # Blank inputs are left out, as Grafana's UI does: the type's default then applies, and an
     # empty nested object (hmacConfig) does not switch a feature on.
-    if declared.kind is Kind.BOOL:
-        return bool(value) != bool(declared.default)
     return not is_blank(value) and value != []
 
 

@@ -32,7 +32,7 @@ from integrations.alertdata import test_alert
 from integrations.base import Outcome, Result, SendContext, SettingsError
 from integrations.http import HttpTransport, OutboundPolicy
 from integrations.registry import UnknownIntegrationType
-from integrations.templating import TemplateRenderer, build_template_data
+from integrations.templating import TemplateRenderer, build_template_data, render_budget
 from integrations.values import scrub
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,9 @@ def _send(send: Send, templates: dict[str, str]) -> Outcome:
         return Outcome.success()  # disableResolveMessage and nothing fires: nothing to send
     context = _send_context(send.notification, alerts, config, templates, send.idempotency_key)
     try:
-        outcome = integration_type().send(context, transport())
+        # All templates of this delivery share one render budget, all its requests one deadline.
+        with render_budget(context.renderer.timeout_seconds), transport().attempt(context.timeout_seconds):
+            outcome = integration_type().send(context, transport())
     except Exception as exc:  # noqa: BLE001 - any integration bug, recorded below
         # A bug in one integration must not lose the delivery: record it and keep the row moving.
         # The traceback is logged scrubbed: an exception's text may quote a URL or a secret.

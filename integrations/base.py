@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from integrations.values import as_bool, get_path, is_blank, parse_retry_after, pop_path, sha256_hex, status_text
+from integrations.template_sandbox import TimeLimitExceeded
+from integrations.values import get_path, is_blank, parse_bool, parse_retry_after, pop_path, sha256_hex, status_text
 
 if TYPE_CHECKING:
     from integrations.http import HttpTransport
@@ -25,8 +26,10 @@ class Kind(enum.StrEnum):
 
     STRING = "string"  # one line
     TEXT = "text"  # several lines (templates, PEM blocks)
-    BOOL = "bool"
+    BOOL = "bool"  # JSON true/false, or a text such as "true", "off" (a ticked checkbox posts "on")
     INT = "int"  # stored as given (Grafana accepts numbers or numeric strings)
+    # The choices are what forms offer; which other values are refused, and with which text,
+    # is the type's clean() (the spec's rule: some fall back to a default, some are refused).
     CHOICE = "choice"
     MAP = "map"  # string → string
     LIST = "list"  # list of objects (e.g. Opsgenie responders)
@@ -222,7 +225,10 @@ class SendContext:
             return ""
         try:
             return self.render_template(str(source))
-        except Exception as exc:  # noqa: BLE001 - any template failure degrades to ""
+        except TimeLimitExceeded as exc:
+            # The delivery's template time is spent: every later field would come out blank too.
+            raise TemplateFailure(f"failed to template {key_or_text if is_key else 'template'}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any other template failure degrades to ""
             self.template_errors.append(f"{key_or_text if is_key else 'template'}: {exc}")
             return ""
 
@@ -340,7 +346,10 @@ class IntegrationType:
                 else ("" if declared.kind in (Kind.STRING, Kind.TEXT, Kind.CHOICE) else None)
             )
         if declared.kind is Kind.BOOL:
-            return as_bool(value) if value is not None else bool(declared.default)
+            switch = bool(declared.default) if value is None else parse_bool(value)
+            if switch is None:
+                raise SettingsError.single(declared.key, f"{declared.label} must be true or false")
+            return switch
         if declared.kind is Kind.MAP:
             if not isinstance(value, dict):
                 raise SettingsError.single(declared.key, f"{declared.label} must be an object of names to values")

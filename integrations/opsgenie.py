@@ -155,7 +155,9 @@ class Opsgenie(IntegrationType):
             title = ctx.render('{{ template("default.title") }}', is_key=False)
             message = ctx.render('{{ template("default.message") }}', is_key=False)
             description = f"{title}\n{alert_list_url}\n\n{message}"
-        labels = {name: ctx.render(value, is_key=False) for name, value in ctx.data.CommonLabels.items()}
+        # Label values come with the alert: sent as they are, never run as templates (Grafana runs
+        # each one through its template engine, which lets whoever sends alerts run templates).
+        labels = dict(ctx.data.CommonLabels.items())
         details: dict[str, Any] = {"url": alert_list_url}
         if config["sendTagsAs"] in ("details", "both"):
             details.update(labels)  # images (spec §3.6) are skipped: no "image_urls"
@@ -174,7 +176,7 @@ class Opsgenie(IntegrationType):
 
     @staticmethod
     def priority(ctx: SendContext) -> str:
-        """P1..P5 from the og_priority common label (as written, not templated), when allowed."""
+        """P1..P5 from the og_priority common label, when allowed."""
         value = ctx.data.CommonLabels.get(PRIORITY_LABEL, "")
         return value if ctx.config["overridePriority"] and value in PRIORITIES else ""
 

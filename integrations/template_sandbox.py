@@ -9,12 +9,14 @@ environment on SandboxEnvironment and wraps its filters with guarded_filter.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import functools
 import re
+import string
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from jinja2 import Undefined, nodes, pass_context
@@ -24,11 +26,21 @@ from jinja2.visitor import NodeTransformer
 MAX_OUTPUT_BYTES = 10 * 1024 * 1024  # spec §2.4: per rendered field
 MAX_PRODUCED_CHARS = 8 * MAX_OUTPUT_BYTES  # all text produced in one render, nested output counted again
 MAX_INT_BITS = 100_000
+MAX_FORMAT_WIDTH = 10_000  # widths and precisions in %-formatting, str.format and the format filter
+# Filters whose run time grows fast with their input and which run in one go, where the deadline
+# cannot stop them (urlize on 10 MB took 6.6 s): their input is capped instead.
+MAX_SLOW_FILTER_INPUT = 100_000
+SLOW_FILTERS = frozenset({"urlize", "wordwrap", "title", "striptags", "wordcount", "urlencode"})
+SLOW_FILTERS |= {"sort", "unique", "groupby", "dictsort", "min", "max"}
 OUTPUT_TOO_LARGE = "template output exceeds maximum size"
 
 
 class LimitExceeded(Exception):
     """A resource limit was hit inside a template; becomes a TemplateError."""
+
+
+class TimeLimitExceeded(LimitExceeded):
+    """The render ran out of time: the delivery's template budget is spent."""
 
 
 # -- one render: deadline, depth and produced-text budget, shared by nested template() calls --------
@@ -45,11 +57,64 @@ class RenderSession:
 RENDER_SESSION: contextvars.ContextVar[RenderSession | None] = contextvars.ContextVar("template_session", default=None)
 
 
+@dataclasses.dataclass(frozen=True)
+class RenderBudget:
+    """The time every template of one delivery shares; a render started under it ends by its deadline."""
+
+    deadline: float
+    timeout_seconds: float
+
+
+RENDER_BUDGET: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar("template_budget", default=None)
+
+
+@contextlib.contextmanager
+def render_budget(seconds: float) -> Iterator[RenderBudget]:
+    """One deadline for all templates rendered inside the block (all fields of one delivery).
+
+    Without it each render gets its own timeout, so a delivery with six looping fields took six
+    times as long. Opened inside another budget, the earlier deadline stays in force.
+    """
+    budget = RenderBudget(time.monotonic() + seconds, seconds)
+    outer = RENDER_BUDGET.get()
+    if outer is not None and outer.deadline <= budget.deadline:
+        budget = outer
+    token = RENDER_BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        RENDER_BUDGET.reset(token)
+
+
+def new_session(timeout_seconds: float) -> RenderSession:
+    """A render's session: under the open budget's deadline, else its own timeout from now."""
+    budget = RENDER_BUDGET.get() or RenderBudget(time.monotonic() + timeout_seconds, timeout_seconds)
+    return RenderSession(budget.deadline, budget.timeout_seconds)
+
+
+def time_limit_error(session: RenderSession | None = None, fallback_seconds: float = 0.0) -> TimeLimitExceeded:
+    """The error of a render that ran out of time (the current one unless given)."""
+    session = session or RENDER_SESSION.get()
+    seconds = session.timeout_seconds if session else fallback_seconds
+    return TimeLimitExceeded(f"template execution exceeded the time limit of {seconds:g}s")
+
+
 def check_deadline() -> None:
     """Stop the current render once it is past its deadline (called on every step a template takes)."""
     session = RENDER_SESSION.get()
     if session is not None and time.monotonic() > session.deadline:
-        raise LimitExceeded(f"template execution exceeded the time limit of {session.timeout_seconds:g}s")
+        raise time_limit_error(session)
+
+
+def seconds_left(default: float) -> float:
+    """What remains of the current render's time (for work that takes its own timeout, like regex)."""
+    session = RENDER_SESSION.get()
+    if session is None:
+        return default
+    left = session.deadline - time.monotonic()
+    if left <= 0:
+        raise time_limit_error(session)
+    return left
 
 
 def _size(value: Any, budget: int = MAX_OUTPUT_BYTES) -> int:
@@ -83,23 +148,76 @@ def check_estimate(estimate: int) -> None:
         raise LimitExceeded(f"value exceeds maximum size ({MAX_OUTPUT_BYTES} bytes)")
 
 
-_PERCENT_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-_BRACE_SPEC = re.compile(r"\{[^{}]*?:([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+# What follows a `%` and its optional (mapping key): flags, width, precision (Python's printf-style).
+_PERCENT_TAIL = re.compile(r"[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?")
 
 
-def _check_format(fmt: str, args: Any) -> None:
-    """Refuse format widths that would build huge strings (`%` and str.format)."""
-    for spec in [spec for match in _PERCENT_SPEC.finditer(fmt) for spec in match.groups() if spec]:
-        if spec == "*":  # the width is the next argument
-            values = args if isinstance(args, tuple | list) else [args]
-            check_estimate(max([value for value in values if isinstance(value, int)], default=0))
-        else:
-            check_estimate(int(spec))
-    for match in _BRACE_SPEC.finditer(fmt):
-        if "{" in match.group(1):  # the width would come from an argument, possibly nested deep
+def check_format_width(number: int) -> None:
+    """Refuse a width or precision that would build a huge string, before anything is allocated."""
+    if number > MAX_FORMAT_WIDTH:
+        raise LimitExceeded(f"format width or precision {number} exceeds the maximum of {MAX_FORMAT_WIDTH}")
+
+
+def _percent_specs(fmt: str) -> Iterator[tuple[str | None, str | None]]:
+    """(width, precision) of each %-conversion, `%%` skipped; a (mapping key) may nest parentheses."""
+    start = fmt.find("%")
+    while start != -1:
+        at = start + 1
+        if fmt.startswith("%", at):
+            start = fmt.find("%", at + 1)
+            continue
+        if fmt.startswith("(", at):
+            depth, at = 1, at + 1
+            while at < len(fmt) and depth:
+                depth += {"(": 1, ")": -1}.get(fmt[at], 0)
+                at += 1
+        tail = _PERCENT_TAIL.match(fmt, at)
+        yield tail.group(1), tail.group(2)
+        start = fmt.find("%", tail.end() + 1)  # the conversion character is never a new spec
+
+
+def _check_percent_format(fmt: str, args: Any) -> None:
+    """Refuse %-format widths and precisions that would build huge strings (`%` and the format filter)."""
+    values = list(args) if isinstance(args, tuple | list) else [args]
+    for width, precision in _percent_specs(fmt):
+        for number in (width, precision):
+            if number == "*":  # taken from the arguments, in order
+                value = values.pop(0) if values else 0
+                check_format_width(value if isinstance(value, int) else 0)
+            elif number:
+                check_format_width(int(number))
+        if values:
+            values.pop(0)  # the converted value itself
+
+
+def _check_brace_format(fmt: str) -> None:
+    """The same for str.format and format_map."""
+    for _text, field_name, spec, _conversion in string.Formatter().parse(fmt):
+        if field_name is None or not spec:
+            continue
+        if "{" in spec:  # the width would come from an argument, possibly nested deep
             raise LimitExceeded("nested replacement fields in format specifications are not supported")
-        for number in re.findall(r"\d+", match.group(1)):
-            check_estimate(int(number))
+        for number in re.findall(r"\d+", spec):  # width, precision, or any number a __format__ reads
+            check_format_width(int(number))
+
+
+SLOW_INPUT_TOO_LARGE = "{name} accepts at most " + str(MAX_SLOW_FILTER_INPUT) + " characters of input"
+
+
+def _check_slow_input(name: str, values: Iterable[Any]) -> None:
+    if name in SLOW_FILTERS and any(_size(value, MAX_SLOW_FILTER_INPUT) > MAX_SLOW_FILTER_INPUT for value in values):
+        raise LimitExceeded(SLOW_INPUT_TOO_LARGE.format(name=name))
+
+
+def _drawn(name: str, iterable: Iterable[Any]) -> list[Any]:
+    """A lazy sequence drawn into a list, under the deadline, only as far as the slow filter's input cap."""
+    items, size = [], 2
+    for item in _deadline_iter(iterable):
+        size += 2 + _size(item, MAX_SLOW_FILTER_INPUT)
+        if size > MAX_SLOW_FILTER_INPUT:
+            raise LimitExceeded(SLOW_INPUT_TOO_LARGE.format(name=name))
+        items.append(item)
+    return items
 
 
 def _estimate_replace(text: str, old: str, new: str, count: int | None = None, *_: Any) -> int:
@@ -143,17 +261,26 @@ _ESTIMATES: dict[str, Callable[..., int]] = {
 def _guard_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     check_deadline()
     _check_size(*args, *kwargs.values())
+    _check_slow_input(name, args)
     if name in _ESTIMATES:
         check_estimate(_ESTIMATES[name](*args, **kwargs))
     if name == "format" and args:
-        _check_format(str(args[0]), args[1:] or kwargs)
+        _check_percent_format(str(args[0]), args[1:] or kwargs)
+
+
+def _deadline_iter(iterable: Iterable[Any]) -> Iterator[Any]:
+    for item in iterable:
+        check_deadline()
+        yield item
 
 
 def guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)  # keeps jinja's pass_context/pass_environment marker
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        values = args[1:] if getattr(function, "jinja_pass_arg", None) else args
-        _guard_call(name, values, kwargs)
+        lead = 1 if getattr(function, "jinja_pass_arg", None) else 0
+        if name in SLOW_FILTERS and len(args) > lead and isinstance(args[lead], Iterator):
+            args = (*args[:lead], _drawn(name, args[lead]), *args[lead + 1 :])  # measured before sorted
+        _guard_call(name, args[lead:], kwargs)
         result = function(*args, **kwargs)
         _check_size(result)
         return result
@@ -167,9 +294,7 @@ def guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any
 @pass_context
 def _loop_guard(context: Any, iterable: Any) -> Iterator[Any]:
     """Wrapped around every for-loop's iterable: the deadline is checked on each step."""
-    for item in iterable:
-        check_deadline()
-        yield item
+    return _deadline_iter(iterable)
 
 
 @pass_context
@@ -250,7 +375,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         check_deadline()
         if operator == "%" and isinstance(left, str):
-            _check_format(left, right)
+            _check_percent_format(left, right)
         elif operator in ("*", "**") and isinstance(left, int) and isinstance(right, int):
             bits = left.bit_length() * right if operator == "**" else left.bit_length() + right.bit_length()
             if abs(left) > 1 and bits > MAX_INT_BITS:
@@ -272,7 +397,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             return None
 
         def guarded(*args: Any, **kwargs: Any) -> str:
-            _check_format(value.__self__, ())
+            _check_brace_format(value.__self__)
             return formatter(*args, **kwargs)
 
         return guarded

@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import json
 import re
-import time
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -41,18 +40,22 @@ from integrations.alertdata import (
     to_plain,
 )
 from integrations.goformat import Time
+from integrations.template_regex import regex_match, regex_replace_all
 from integrations.template_sandbox import (
     GUARD_FILTERS,
+    MAX_FORMAT_WIDTH,
     MAX_OUTPUT_BYTES,
     OUTPUT_TOO_LARGE,
     RENDER_SESSION,
     LimitExceeded,
-    RenderSession,
     SandboxEnvironment,
+    TimeLimitExceeded,
     check_deadline,
     check_estimate,
     estimate_join,
     guarded_filter,
+    new_session,
+    render_budget,
 )
 
 __all__ = [
@@ -65,13 +68,17 @@ __all__ = [
     "TemplateData",
     "TemplateError",
     "TemplateRenderer",
+    "TemplateTimeLimitError",
     "build_template_data",
+    "render_budget",
     "rule_url",
     "sample_alerts",
     "test_alert",
 ]
 
 MAX_DEPTH = 25  # nested template() calls
+# The time all templates of one delivery share (contactpoints.sending opens it as a render_budget);
+# a render outside any budget (a preview) gets it alone.
 DEFAULT_TIMEOUT_SECONDS = 2.0
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
 BUILTIN_TEMPLATES: dict[str, str] = {path.name[:-3]: path.read_text() for path in sorted(BUILTIN_DIR.glob("*.j2"))}
@@ -89,6 +96,10 @@ class TemplateError(Exception):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+class TemplateTimeLimitError(TemplateError, TimeLimitExceeded):
+    """The render ran out of its delivery's template time: the delivery fails rather than send blanks."""
+
+
 def _finalize(value: Any) -> Any:
     """Print values the way Go's text/template does where Python differs."""
     if value is None or isinstance(value, Undefined):
@@ -99,41 +110,6 @@ def _finalize(value: Any) -> Any:
 
 
 # -- functions and filters (spec §3.5, in Jinja form) ----------------------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    # Python's re backtracks; refuse the classic catastrophic shape (a repeated group that repeats).
-    if re.search(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]", pattern):
-        raise ValueError(f"regular expression {pattern!r} repeats a repeated group")
-    return re.compile(pattern)
-
-
-def _go_expand(replacement: str, match: re.Match[str]) -> str:
-    """Go's Regexp.Expand: $1, ${1}, $name, ${name}, $$; unknown groups expand to ""."""
-
-    def group(ref: re.Match[str]) -> str:
-        if ref.group(0) == "$$":
-            return "$"
-        name = ref.group(1) or ref.group(2)
-        try:
-            return match.group(int(name) if name.isdigit() else name) or ""
-        except IndexError:
-            return ""
-
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)|\$\$", group, replacement)
-
-
-def _re_replace_all(pattern: str, replacement: str, text: str) -> str:
-    pieces, size, last = [], 0, 0
-    for match in _regex(pattern).finditer(str(text)):
-        check_deadline()
-        piece = str(text)[last : match.start()] + _go_expand(replacement, match)
-        size += len(piece)
-        check_estimate(size)
-        pieces.append(piece)
-        last = match.end()
-    return "".join(pieces) + str(text)[last:]
 
 
 def _join(separator: Any, items: Any) -> str:
@@ -160,11 +136,38 @@ def _json_plain(value: Any) -> Any:
 
 def _go_json(value: Any, indent: str | None = None) -> str:
     """Go's encoding/json: compact (or indented), HTML characters escaped."""
-    separators = (",", ": ") if indent is not None else (",", ":")
-    text = json.dumps(_json_plain(value), ensure_ascii=False, indent=indent, separators=separators)
+    if indent is None:
+        text = json.dumps(_json_plain(value), ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = _indented_json(_json_plain(value), indent)
     for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028")):
         text = text.replace(char, escaped)
     return text.replace("\u2029", "\\u2029")
+
+
+def _indented_json(plain: Any, indent: Any) -> str:
+    """Indented JSON, measured as it grows: the indent repeats on every line at every depth."""
+    width = indent if isinstance(indent, int) else len(str(indent))  # a number means that many spaces
+    if width > MAX_FORMAT_WIDTH:
+        raise LimitExceeded(f"toJsonPretty indent is longer than {MAX_FORMAT_WIDTH} characters")
+    indent = " " * indent if isinstance(indent, int) else str(indent)
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=indent, separators=(",", ": "))
+    pieces, size = [], 0
+    for piece in encoder.iterencode(plain):
+        size += len(piece)
+        check_estimate(size)
+        check_deadline()
+        pieces.append(piece)
+    return "".join(pieces)
+
+
+_LINK_SCHEME = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
+
+
+def _link_url(value: Any) -> str:
+    """The URL when a reader may follow it as a link (http, https, mailto), else "" (no javascript:)."""
+    url = "" if value is None or isinstance(value, Undefined) else str(value)
+    return url if _LINK_SCHEME.match(url) else ""
 
 
 def _from_json(text: str) -> Any:
@@ -178,8 +181,8 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "title": lambda text: do_title(str(text)),
     "trimSpace": lambda text: str(text).strip(),
     "join": lambda separator, items: _join(separator, items),
-    "match": lambda pattern, text: _regex(pattern).search(str(text)) is not None,
-    "reReplaceAll": _re_replace_all,
+    "match": regex_match,
+    "reReplaceAll": regex_replace_all,
     "safeHtml": lambda text: Markup(text),  # noqa: S704 - marking text safe is this function's job
     "date": lambda layout, value: _as_time(value).Format(layout),
     "tz": _tz,
@@ -198,9 +201,10 @@ def _make_environment() -> SandboxEnvironment:
     env = SandboxEnvironment(undefined=ChainableUndefined, finalize=_finalize, autoescape=False)
     del env.globals["lipsum"]  # its size argument is unbounded
     env.globals.update(_FUNCTIONS)
+    env.globals["title"] = guarded_filter("title", env.globals["title"])  # the filter's input cap
     env.globals["now"] = lambda: Time.of(datetime.now(UTC))
     filters = {name: _as_filter(function) for name, function in _FUNCTIONS.items() if name not in ("join", "title")}
-    env.filters.update(filters)
+    env.filters.update(filters, linkUrl=_link_url)
     env.filters = {name: guarded_filter(name, function) for name, function in env.filters.items()}
     env.filters.update(GUARD_FILTERS)
     env.policies["json.dumps_function"] = lambda value, **_: _go_json(value)
@@ -290,8 +294,7 @@ class TemplateRenderer:
     def _render(self, template: Any, name: str | None, data: TemplateData, dot: Any, extra: dict[str, Any]) -> str:
         session = RENDER_SESSION.get()
         if session is None:
-            session = RenderSession(time.monotonic() + self.timeout_seconds, self.timeout_seconds)
-            token = RENDER_SESSION.set(session)
+            token = RENDER_SESSION.set(new_session(self.timeout_seconds))
             try:
                 return self._execute(template, name, self._variables(data, dot, extra))
             finally:
@@ -317,6 +320,7 @@ class TemplateRenderer:
     def _execute(self, template: Any, name: str | None, variables: dict[str, Any]) -> str:
         pieces, size = [], 0
         try:
+            check_deadline()  # a budget spent by earlier fields fails this one too, however simple
             for chunk in template.generate(variables):
                 size += len(chunk) if chunk.isascii() else len(chunk.encode())
                 if size > MAX_OUTPUT_BYTES:
@@ -326,6 +330,8 @@ class TemplateRenderer:
             raise
         except RecursionError:
             raise TemplateError("template recursion too deep", template_name=name) from None
+        except TimeLimitExceeded as exc:
+            raise TemplateTimeLimitError(str(exc), _error_line(exc, name or "<template>"), name) from None
         except Exception as exc:  # noqa: BLE001 - any failure inside a user template is a template error
             message = str(exc) if isinstance(exc, LimitExceeded | SecurityError) else f"{type(exc).__name__}: {exc}"
             raise TemplateError(message, _error_line(exc, name or "<template>"), name) from None

@@ -6,13 +6,16 @@ types) so that an integration module reads its helpers from one place and the ty
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 # -- nested settings (dotted keys) ---------------------------------------------------------
 
@@ -66,6 +69,20 @@ def as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "on")
     return bool(value)
+
+
+BOOL_TEXTS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def parse_bool(value: Any) -> bool | None:
+    """A switch given as JSON or as text (a ticked checkbox posts "on"); None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        return BOOL_TEXTS.get(value.strip().lower(), False if not value.strip() else None)
+    return None
 
 
 def as_int(value: Any, default: int = 0) -> int:
@@ -194,15 +211,86 @@ def trunc_bytes(text: str, limit: int) -> str:
 
 
 REDACTED = "[REDACTED]"
+# Shorter values are left alone: replacing them would wreck the text without hiding anything.
+SHORTEST_SECRET = 3
+# A URL path segment this long, or shorter with a digit in it, is taken for a token or an id
+# (`T0123ABCD`, a Discord webhook token); shorter words (`services`, `sendMessage`) stay readable.
+SECRET_SEGMENT_LENGTH = 16
+SECRET_SEGMENT_WITH_DIGIT_LENGTH = 8
+# Runs of base64 (standard or URL-safe) long enough to hide a credential.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+# An authorization value quoted back, whatever it is: `Basic b3BzOmh1…`, `Bearer eyJ…`.
+_AUTHORIZATION_VALUE = re.compile(
+    r"\b(Basic|Bearer|GenieKey)(\s+|%20|\+)(?=[A-Za-z0-9._~+/=-]*[0-9+/=])[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE
+)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove every secret value from a text that will be stored, shown or logged.
-
-    Values shorter than three characters are left alone: replacing them would wreck the text
-    without hiding anything worth hiding.
+    """Remove every secret from a text that will be stored, shown or logged, in any form a
+    receiver may echo it: verbatim, URL-encoded, JSON-escaped, base64-encoded (Basic credentials
+    carry `user:password`), any letter case; for URL-valued secrets also their path, the
+    token-like path segments, query values and userinfo. Authorization values are removed too.
     """
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, REDACTED)
-    return text
+    if not text:
+        return text
+    pieces = secret_pieces(secrets)
+    if pieces:
+        text = _BASE64_RUN.sub(lambda run: REDACTED if _decodes_to_a_secret(run.group(), pieces) else run.group(), text)
+        pattern = "|".join(re.escape(piece) for piece in sorted(pieces, key=len, reverse=True))
+        text = re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
+    return _AUTHORIZATION_VALUE.sub(lambda match: f"{match.group(1)}{match.group(2)}{REDACTED}", text)
+
+
+def secret_pieces(secrets: Iterable[str]) -> set[str]:
+    """Every string that gives a secret away, in each form a receiver may echo it."""
+    plain: set[str] = set()
+    for secret in secrets:
+        if secret and len(secret) >= SHORTEST_SECRET:
+            plain.add(secret)
+            plain.update(_url_pieces(secret))
+    pieces = set(plain)
+    for piece in plain:
+        pieces.update({quote(piece, safe=""), quote(piece, safe="/:"), quote_plus(piece), piece.replace("/", "\\/")})
+    return {piece for piece in pieces if len(piece) >= SHORTEST_SECRET}
+
+
+def _url_pieces(value: str) -> list[str]:
+    """The secret parts of a URL-valued secret (a webhook URL is a credential in itself)."""
+    if "://" not in value:
+        return []
+    try:
+        parts = urlsplit(value.strip())
+        password = parts.password
+    except ValueError:
+        return []
+    pieces = [parts.path] if len(parts.path.strip("/")) >= SECRET_SEGMENT_WITH_DIGIT_LENGTH else []
+    pieces += [segment for segment in parts.path.split("/") if _looks_like_a_token(unquote(segment))]
+    if parts.query:
+        pieces.append(parts.query)
+        for _name, query_value in parse_qsl(parts.query, keep_blank_values=False):
+            pieces += [query_value, quote(query_value, safe="")]
+    if "@" in parts.netloc:
+        pieces.append(parts.netloc.rsplit("@", 1)[0])
+        pieces += [password] if password else []
+    return pieces
+
+
+def _looks_like_a_token(segment: str) -> bool:
+    return len(segment) >= SECRET_SEGMENT_LENGTH or (
+        len(segment) >= SECRET_SEGMENT_WITH_DIGIT_LENGTH and any(char.isdigit() for char in segment)
+    )
+
+
+def _decodes_to_a_secret(run: str, pieces: set[str]) -> bool:
+    """Whether a base64 run, decoded, holds a secret (`Basic` credentials echoed back)."""
+    body = run.rstrip("=")
+    body = body[: len(body) - len(body) % 4 if len(body) % 4 == 1 else len(body)]
+    padded = body + "=" * (-len(body) % 4)
+    for alphabet in (b"+/", b"-_"):
+        try:
+            decoded = base64.b64decode(padded, altchars=alphabet).decode("utf-8", errors="ignore")
+        except ValueError:
+            continue
+        if any(piece in decoded for piece in pieces):
+            return True
+    return False

@@ -156,12 +156,12 @@ def test_send_tags_as(receiver, send_tags_as, tags, details):
     assert list(body["details"]) == sorted(details)
 
 
-def test_label_values_are_templates_and_private_labels_stay_out(receiver):
+def test_label_values_are_sent_as_written_and_private_labels_stay_out(receiver):
     alerts = labelled(team="{{ Status }}-team", zone="b", __private__="x")
     send(receiver, {"sendTagsAs": "both"}, alerts)
     body = sent_alert(receiver)
-    assert body["tags"] == ["alertname:alert1", "team:firing-team", "zone:b"]
-    assert body["details"] == {"alertname": "alert1", "team": "firing-team", "url": ALERT_LIST, "zone": "b"}
+    assert body["tags"] == ["alertname:alert1", "team:{{ Status }}-team", "zone:b"]
+    assert body["details"] == {"alertname": "alert1", "team": "{{ Status }}-team", "url": ALERT_LIST, "zone": "b"}
 
 
 @pytest.mark.parametrize(
