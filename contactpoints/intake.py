@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contactpoints.models import Notification
 from contactpoints.storable import UNSTORABLE_MESSAGE, first_unstorable
 
-ZERO_TIME_PREFIX = "0001-01-01"
+# Go's zero time.Time, which Alertmanager sends for "no end": unset here.
+GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+OUT_OF_RANGE_MESSAGE = "must be between 0001-01-01 and 9999-12-31 in UTC"
+EXTERNAL_URL_MAX_LENGTH = Notification._meta.get_field("external_url").max_length
 MAX_TRUNCATED_ALERTS = 2**31 - 1  # Notification.truncated_alerts is a PositiveIntegerField
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -50,15 +54,19 @@ def parse_time(value: Any, path: str, errors: dict[str, str]) -> datetime | None
     if not isinstance(value, str):
         errors[path] = "must be an RFC 3339 timestamp string"
         return None
-    if value.startswith(ZERO_TIME_PREFIX):
-        return None
     try:
         # RFC 3339 allows a lower-case `t` and `z`; fromisoformat does not.
         parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip().upper()))
     except ValueError:
         errors[path] = f"{value!r} is not an RFC 3339 timestamp"
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        # Stored and compared in UTC: 9999-12-31T23:59:59-23:59 lies past the last day a datetime holds.
+        in_utc = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        errors[path] = OUT_OF_RANGE_MESSAGE
+        return None
+    return None if in_utc == GO_ZERO_TIME else in_utc
 
 
 def string_map(value: Any, path: str, errors: dict[str, str], *, required: bool = False) -> dict[str, str]:
@@ -173,6 +181,8 @@ def _parse_webhook_payload(body: dict[str, Any], max_alerts: int) -> ParsedIntak
     for key in ("receiver", "groupKey", "externalURL", "status", "version"):
         if body.get(key) is not None and not isinstance(body[key], str):
             errors[key] = "must be a string"
+    if isinstance(body.get("externalURL"), str) and len(body["externalURL"]) > EXTERNAL_URL_MAX_LENGTH:
+        errors["externalURL"] = f"must be at most {EXTERNAL_URL_MAX_LENGTH} characters"
     group_labels = string_map(body.get("groupLabels"), "groupLabels", errors) if "groupLabels" in body else None
     for key in ("commonLabels", "commonAnnotations"):
         string_map(body.get(key), key, errors)  # recomputed from the alerts, but checked

@@ -1,6 +1,7 @@
 """Settings, read from the environment or `.env` (contract §2)."""
 
 import os
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import environ
@@ -9,10 +10,38 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PRODUCT_NAME = "ContactPoints"
 VERSION = "0.1.0"
 
-env = environ.Env()
+
+class SetVariables(MutableMapping):
+    """The environment without its empty variables: `DATABASE_URL=` means the default, as if unset
+    (contract §2). Writes go to os.environ, so `.env` fills in a variable that is unset or empty."""
+
+    def __getitem__(self, name: str) -> str:
+        value = os.environ[name]
+        if not value.strip():
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        os.environ[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del os.environ[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, value in os.environ.items() if value.strip())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class Env(environ.Env):
+    ENVIRON = SetVariables()
+
+
+env = Env()
 env_file = BASE_DIR / ".env"
 if env_file.exists():
-    environ.Env.read_env(env_file)
+    Env.read_env(env_file)
 
 # Tests and one-off commands may run without a .env; `make run` always writes one.
 SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-set-SECRET_KEY")
@@ -47,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database or Redis briefly unreachable during a view: 503 with Retry-After, not a 500.
+    "contactpoints.api.outages.OutageMiddleware",
 ]
 
 # The admin shows a new API token once in a message: keep messages server-side, not in a cookie.
@@ -79,6 +110,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # minute: prepared on each connection after their fifth run, PostgreSQL stops re-planning them.
     # Turn off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default (`make run` without DATABASE_URL) has web and worker writing at once.
+    # WAL lets readers go on beside the one writer; IMMEDIATE takes the write lock when a
+    # transaction begins, so waiting for it honours the busy timeout (a DEFERRED transaction that
+    # reads, then writes, fails at once with "database is locked" when another writer came first).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -146,6 +187,10 @@ DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=32)
 INTAKE_MAX_BYTES = env.int("INTAKE_MAX_BYTES", default=1048576)
 INTAKE_MAX_ALERTS = env.int("INTAKE_MAX_ALERTS", default=1000)
 INTAKE_RATE_LIMIT = env("INTAKE_RATE_LIMIT", default="6000/min")
+# Failed HTTP Basic logins allowed per client address and per username; then 429 until the window ends.
+BASIC_AUTH_FAILURE_LIMIT = env("BASIC_AUTH_FAILURE_LIMIT", default="10/min")
+# When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Django must not refuse the body before the intake view can answer 413 itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(INTAKE_MAX_BYTES * 2, 2621440)
 
@@ -201,9 +246,9 @@ REST_FRAMEWORK = {
         "contactpoints.api.auth.StaffBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["contactpoints.api.auth.AdminScope"],
+    "DEFAULT_PERMISSION_CLASSES": ["contactpoints.api.auth.ModelPermissionsOrAdminScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["contactpoints.api.parsers.JSONParser"],  # with a nesting limit
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "contactpoints.api.errors.exception_handler",
@@ -220,7 +265,9 @@ SPECTACULAR_SETTINGS = {
         "Authenticate with `Authorization: Bearer <token>` (create one with "
         "`python manage.py create_api_token NAME --scope admin|intake` or in the admin), "
         "HTTP Basic for staff users, or the admin session. A token of scope `intake` may only "
-        "post alerts; scope `admin` may use the whole API. Every error is JSON: "
+        "post alerts; scope `admin` may use the whole API. Users get what their Django model "
+        "permissions give (`view_*` to read, `add_*`/`change_*`/`delete_*` to write; the README has "
+        "the table); a 403 names what is missing. Every error is JSON: "
         '`{"message": "...", "errors": {field: ...}}`, `errors` naming each bad field.'
     ),
     "SCHEMA_PATH_PREFIX": "/api/v1",

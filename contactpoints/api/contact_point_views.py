@@ -26,6 +26,7 @@ from contactpoints.models import ContactPoint, Integration
     "(`lastNotifyAttempt`, `lastNotifyAttemptDuration`, `lastNotifyAttemptError`, as in Grafana).",
 )
 class ContactPointList(generics.ListAPIView):
+    permission_model = (ContactPoint, Integration)  # each with its integrations
     serializer_class = ContactPointSerializer
     pagination_class = None  # a handful of contact points; one query for them, one for integrations
     queryset = ContactPoint.objects.order_by("name").prefetch_related(
@@ -44,6 +45,10 @@ class ContactPointList(generics.ListAPIView):
     responses={200: TestResultSerializer(many=True), **error_responses(400, 404)},
 )
 class ContactPointTest(APIView):
+    permission_model = ContactPoint
+    # As in the admin: a test pages real people, so viewing is not enough.
+    permission_actions = {"POST": "change"}
+
     def post(self, request, uid: str) -> Response:
         contact_point = ContactPoint.objects.filter(uid=uid).first()
         if contact_point is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 from contactpoints import ratelimit, services
 from contactpoints.api.auth import IntakeScope
 from contactpoints.api.errors import error_response
+from contactpoints.api.parsers import JSONTooDeep, load_json
 from contactpoints.intake import IntakeError, TooManyAlerts, parse_intake
 from contactpoints.models import ContactPoint
 from contactpoints.rows import get_one
@@ -64,8 +64,10 @@ class IntakeView(APIView):
         if len(raw) > settings.INTAKE_MAX_BYTES:
             return too_large
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = load_json(raw)
+        except JSONTooDeep as exc:
+            return error_response(status.HTTP_400_BAD_REQUEST, str(exc), {"body": str(exc)})
+        except ValueError as exc:  # UnicodeDecodeError included
             return error_response(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}", {"body": "malformed JSON"})
         contact_point = get_one(ContactPoint, CONTACT_POINT_FIELDS, uid=contact_point_uid)
         if contact_point is None:

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contactpoints import provisioning
+from contactpoints.api.auth import acts_as_superuser
 from contactpoints.api.errors import error_response
-from contactpoints.models import ApiToken, TokenScope
+from contactpoints.models import Integration
 
 # Grafana's permission for reading secrets in clear (its access-denied answer names it).
 DECRYPT_PERMISSION = "alert.provisioning.secrets:read"
@@ -29,7 +30,10 @@ def _not_found(uid: str) -> Response:
     return error_response(status.HTTP_404_NOT_FOUND, f"contact point with uid '{uid}' not found")
 
 
+# Grafana's provisioning items are integrations; a contact point comes and goes with them.
 class ContactPointCollection(APIView):
+    permission_model = Integration
+
     def get(self, request):
         integrations = provisioning.list_integrations(request.query_params.get("name"))
         return Response([provisioning.to_embedded(integration) for integration in integrations])
@@ -43,6 +47,8 @@ class ContactPointCollection(APIView):
 
 
 class ContactPointItem(APIView):
+    permission_model = Integration
+
     def put(self, request, uid: str):
         try:
             provisioning.update_integration(uid, request.data, provenance=_provenance(request))
@@ -77,14 +83,6 @@ def export_format(request) -> str:
     return "json" if "json" in request.headers.get("Accept", "") else "yaml"
 
 
-def may_decrypt(request) -> bool:
-    """Secrets in clear are for admins: an admin-scope token, or a staff superuser."""
-    if isinstance(request.auth, ApiToken):
-        return request.auth.scope == TokenScope.ADMIN
-    user = request.user
-    return bool(user and user.is_authenticated and user.is_staff and user.is_superuser)
-
-
 def _access_denied(permission: str) -> Response:
     """Grafana's access-control answer."""
     return Response(
@@ -98,12 +96,13 @@ def _access_denied(permission: str) -> Response:
 
 
 class ContactPointExport(APIView):
+    permission_model = Integration
     content_negotiation_class = _AnyAccept
 
     def get(self, request):
         params = request.query_params
         decrypt = params.get("decrypt") in GO_TRUE
-        if decrypt and not may_decrypt(request):
+        if decrypt and not acts_as_superuser(request):  # secrets in clear: superusers only
             return _access_denied(DECRYPT_PERMISSION)
         fmt = export_format(request)
         contact_points = provisioning.exported_contact_points(params.get("name"))

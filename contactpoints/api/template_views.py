@@ -15,6 +15,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contactpoints.api.auth import require_model_permission
 from contactpoints.api.errors import error_response
 from contactpoints.api.openapi import error_responses
 from contactpoints.api.serializers import (
@@ -59,6 +60,8 @@ def _shown(template: NotificationTemplate) -> dict:
 
 
 class TemplateList(APIView):
+    permission_model = NotificationTemplate
+
     @extend_schema(summary="List notification templates", responses={200: NotificationTemplateSerializer(many=True)})
     def get(self, request) -> Response:
         templates = NotificationTemplate.objects.order_by("name")
@@ -95,6 +98,8 @@ NAME_IN_PATH = OpenApiParameter("name", TEMPLATE_NAME_SCHEMA, OpenApiParameter.P
 
 @extend_schema_view(**{method: extend_schema(parameters=[NAME_IN_PATH]) for method in ("get", "put", "delete")})
 class TemplateDetail(APIView):
+    permission_model = NotificationTemplate
+
     @extend_schema(
         summary="Read a notification template",
         responses={200: NotificationTemplateSerializer, **error_responses(404)},
@@ -110,6 +115,8 @@ class TemplateDetail(APIView):
         responses={200: NotificationTemplateSerializer, 201: NotificationTemplateSerializer, 400: TEMPLATE_ERROR},
     )
     def put(self, request, name: str) -> Response:
+        if not NotificationTemplate.objects.filter(name=name).exists():
+            require_model_permission(request, "add", NotificationTemplate)  # this PUT creates it
         body = TemplateContentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         named = NotificationTemplateSerializer(data={"name": name, **body.validated_data})
@@ -143,6 +150,9 @@ class TemplateDetail(APIView):
     },
 )
 class TemplatePreview(APIView):
+    permission_model = NotificationTemplate
+    permission_actions = {"POST": "view"}  # renders, stores nothing (as the admin's preview)
+
     def post(self, request) -> Response:
         body = TemplatePreviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)

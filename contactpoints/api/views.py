@@ -3,6 +3,9 @@ types, health, metrics, and JSON answers for unknown API URLs."""
 
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -24,7 +27,7 @@ from contactpoints.api.serializers import (
     DeliverySerializer,
     IntegrationTypeSerializer,
 )
-from contactpoints.models import Delivery
+from contactpoints.models import Delivery, Integration
 from contactpoints.redis_client import REDIS_ERRORS, get_redis
 from integrations.registry import PRESETS, all_types
 
@@ -74,6 +77,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     responses={200: DeliverySerializer(many=True), **error_responses(400)},
 )
 class DeliveryList(generics.ListAPIView):
+    permission_model = Delivery
     serializer_class = DeliverySerializer
     pagination_class = StrictLimitOffsetPagination
 
@@ -96,6 +100,9 @@ class DeliveryDetail(generics.RetrieveAPIView):
 
 
 class DeliveryRetry(APIView):
+    permission_model = Delivery
+    permission_actions = {"POST": "change"}  # a retry changes the delivery; it adds nothing
+
     @extend_schema(
         summary="Send a failed or paused delivery again",
         description="Starts a fresh budget of attempts. Only failed or paused deliveries can be retried.",
@@ -115,6 +122,8 @@ class DeliveryRetry(APIView):
 
 
 class IntegrationTypes(APIView):
+    permission_model = Integration  # the catalogue of integration types: for who may see integrations
+
     @extend_schema(
         summary="List integration types",
         description="Every type with its fields, then the presets (types offered under a provider's name): "
@@ -176,13 +185,31 @@ class Healthz(PublicView):
         return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
 
 
+def _has_metrics_token(request) -> bool:
+    """True when METRICS_TOKEN is unset, or the request carries it as a Bearer token."""
+    expected = settings.METRICS_TOKEN
+    if not expected:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Compared in constant time: how long a wrong token took must not tell how much of it was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 class Metrics(PublicView):
     @extend_schema(
         summary="Prometheus metrics",
+        description="Open unless METRICS_TOKEN is set; then it needs `Authorization: Bearer <METRICS_TOKEN>`.",
         tags=["health"],
-        responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, "Prometheus text format 0.0.4.")},
+        responses={
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, "Prometheus text format 0.0.4."),
+            401: OpenApiResponse(description="METRICS_TOKEN is set and the request does not carry it."),
+        },
     )
     def get(self, request) -> HttpResponse:
+        if not _has_metrics_token(request):
+            refused = JsonResponse({"message": "metrics need `Authorization: Bearer <METRICS_TOKEN>`"}, status=401)
+            refused["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return refused
         return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 

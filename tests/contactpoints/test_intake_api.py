@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from contactpoints.api import intake_view
 from contactpoints.models import ApiToken, Delivery, Notification
@@ -215,12 +216,18 @@ def test_admin_token_may_post_alerts(api, contact_point, admin_token):
     assert api.post(url(contact_point), AM_PAYLOAD, token=admin_token).status_code == 202
 
 
-def test_staff_basic_auth_may_post_and_non_staff_may_not(client, contact_point, django_user_model):
+def test_staff_basic_auth_may_post_with_the_permission_and_non_staff_may_not(client, contact_point, django_user_model):
     import base64
 
-    django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)
+    poster = django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)
+    poster.user_permissions.add(Permission.objects.get(codename="add_notification"))
+    django_user_model.objects.create_user("bare", password="pw-bare-1", is_staff=True)
     django_user_model.objects.create_user("plain", password="pw-plain-1")
-    for user, password, expected in (("staff", "pw-staff-1", 202), ("plain", "pw-plain-1", 401)):
+    for user, password, expected in (
+        ("staff", "pw-staff-1", 202),
+        ("bare", "pw-bare-1", 403),
+        ("plain", "pw-plain-1", 401),
+    ):
         credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
         response = client.post(
             url(contact_point),

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import yaml
+from django.contrib.auth.models import Permission
 
 from contactpoints.models import ContactPoint, Integration, Provenance
 
@@ -262,7 +263,9 @@ def test_delete_removes_the_integration_and_then_the_empty_contact_point(api, ad
 
 @pytest.fixture
 def staff_user(django_user_model):
-    django_user_model.objects.create_user("staff", password="staff-pw", is_staff=True)
+    """A staff user who may read integrations (the export), and no more."""
+    user = django_user_model.objects.create_user("staff", password="staff-pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_integration"))
     return basic("staff", "staff-pw")
 
 
