@@ -30,12 +30,17 @@ from contactpoints import broker, metrics, rows, sending
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 from contactpoints.sending import Send, SendResult
 from integrations.base import Result
+from integrations.templating import DEFAULT_TIMEOUT_SECONDS as TEMPLATE_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
 
 # A claimed delivery belongs to its worker this long past the request timeout; after that the
 # sweeper assumes the worker died (redirects, SMTP and rendering fit well inside the margin).
 LEASE_MARGIN_SECONDS = 60
+# A send that waited this long for a sender thread is not started: rendering (its own budget) and
+# the attempt (DELIVERY_TIMEOUT_SECONDS) could no longer finish before the lease lapses and the
+# sweeper hands the delivery to another worker. It goes back to the queue unsent instead.
+START_WITHIN_SECONDS = LEASE_MARGIN_SECONDS - TEMPLATE_TIMEOUT_SECONDS - 10
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 # A retry's wake arrives this much after it is due, so clocks never make it find nothing.
 WAKE_LATE_SECONDS = 0.05
@@ -47,6 +52,7 @@ WAKE_WORK_SECONDS = 5.0
 class Batch:
     claim: uuid.UUID | None = None
     deliveries: list[Delivery] = field(default_factory=list)
+    claimed_at: float = field(default_factory=time.monotonic)
 
 
 def claim(limit: int, ids: list | None = None) -> Batch:
@@ -159,9 +165,12 @@ def send_and_record(batch: Batch) -> dict[str, str]:
     active = [d for d in batch.deliveries if not d.integration.is_paused]
     statuses = _park(batch, paused)
     if active:
-        sends = [Send(d.integration, d.notification, d.firing_only, str(d.id)) for d in active]
+        start_by = batch.claimed_at + START_WITHIN_SECONDS
+        sends = [Send(d.integration, d.notification, d.firing_only, str(d.id), start_by) for d in active]
         results = sending.send_many(sends, sending.user_templates())
-        statuses.update(record(batch, list(zip(active, results, strict=True))))
+        sent = [(d, result) for d, result in zip(active, results, strict=True) if result is not None]
+        statuses.update(_requeue(batch, [d for d, result in zip(active, results, strict=True) if result is None]))
+        statuses.update(record(batch, sent) if sent else {})
     return statuses
 
 
@@ -172,6 +181,24 @@ def _park(batch: Batch, paused: list[Delivery]) -> dict[str, str]:
             status=DeliveryStatus.PAUSED, attempts=F("attempts") - 1, lease_expires_at=None, claim=None
         )
     return {str(d.pk): DeliveryStatus.PAUSED for d in paused}
+
+
+def _requeue(batch: Batch, unsent: list[Delivery]) -> dict[str, str]:
+    """Not started in time (every sender thread was busy): due again at once, no attempt counted."""
+    if not unsent:
+        return {}
+    statuses = {}
+    for delivery in unsent:
+        was_retried = delivery.attempts - 1 > delivery.attempt_offset
+        statuses[str(delivery.pk)] = DeliveryStatus.RETRYING if was_retried else DeliveryStatus.PENDING
+    for status in set(statuses.values()):
+        pks = [d.pk for d in unsent if statuses[str(d.pk)] == status]
+        Delivery.objects.filter(pk__in=pks, status=DeliveryStatus.SENDING, claim=batch.claim).update(
+            status=status, attempts=F("attempts") - 1, lease_expires_at=None, claim=None
+        )
+    logger.warning("%d deliveries waited too long for a sender thread; queued again unsent", len(unsent))
+    broker.publish()
+    return statuses
 
 
 def retry_delay_seconds(attempt_number: int, retry_after_seconds: float | None) -> float:

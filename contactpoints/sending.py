@@ -119,6 +119,8 @@ class Send:
     notification: Notification
     firing_only: bool
     idempotency_key: str
+    # time.monotonic() after which this send must not start: its lease could lapse mid-send.
+    start_by: float | None = None
 
 
 def send_notification(send: Send, templates: dict[str, str]) -> SendResult:
@@ -130,11 +132,18 @@ def send_notification(send: Send, templates: dict[str, str]) -> SendResult:
     return SendResult(outcome, time.monotonic() - clock, started_at)
 
 
-def send_many(sends: list[Send], templates: dict[str, str]) -> list[SendResult]:
-    """Send each now, concurrently on the sender threads; results in the order given."""
+def send_many(sends: list[Send], templates: dict[str, str]) -> list[SendResult | None]:
+    """Send each now, concurrently on the sender threads; results in the order given, None for a
+    send that waited for a thread past its `start_by` and was not started."""
     if len(sends) == 1:
-        return [send_notification(sends[0], templates)]  # no hand-off to another thread for one
-    return list(_senders().map(lambda send: send_notification(send, templates), sends))
+        return [_send_in_time(sends[0], templates)]  # no hand-off to another thread for one
+    return list(_senders().map(lambda send: _send_in_time(send, templates), sends))
+
+
+def _send_in_time(send: Send, templates: dict[str, str]) -> SendResult | None:
+    if send.start_by is not None and time.monotonic() > send.start_by:
+        return None
+    return send_notification(send, templates)
 
 
 def _send(send: Send, templates: dict[str, str]) -> Outcome:

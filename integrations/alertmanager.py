@@ -20,7 +20,7 @@ from integrations.base import (
 from integrations.goformat import Time
 from integrations.gourl import go_url_parse_error
 from integrations.http import safe_location
-from integrations.values import go_json
+from integrations.values import go_json, scrub
 
 if TYPE_CHECKING:
     from integrations.http import HttpTransport
@@ -83,7 +83,9 @@ class Alertmanager(IntegrationType):
             if outcome.ok:
                 successes.append(outcome)
             else:
-                logger.warning("failed to send to Alertmanager at %s: %s", safe_location(url), outcome.error)
+                # Logged before the delivery scrubs its error: the receiver may echo the password.
+                echoed = scrub(outcome.error, [password] if password else [])
+                logger.warning("failed to send to Alertmanager at %s: %s", safe_location(url), echoed)
                 failures.append(outcome)
         return successes[0] if successes else self.all_failed(failures)
 

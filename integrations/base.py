@@ -112,6 +112,9 @@ class OutgoingRequest:
     multipart: list[tuple[str, Any]] | None = None
     basic_auth: tuple[str, str] | None = None
     tls: TlsOptions | None = None
+    # The body itself carries a credential (Pushover's token, Threema's secret): a redirect that
+    # would send the body on to another origin is refused rather than followed.
+    credentials_in_body: bool = False
 
 
 @dataclass

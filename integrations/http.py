@@ -251,6 +251,12 @@ class HttpTransport:
                 )
                 return response
             next_url = urljoin(url, location)
+            keeps_body = response.status in (307, 308) or method in ("GET", "HEAD")
+            if origin(next_url) != origin(url) and request.credentials_in_body and keeps_body:
+                raise TransportError(
+                    f"refused a {response.status} redirect to another origin: the request body carries credentials",
+                    retryable=False,
+                )
             if origin(next_url) != origin(url):
                 # Credentials are for the origin they were configured for, never a redirect target;
                 # once dropped they stay dropped, even if a later hop comes back.

@@ -168,4 +168,5 @@ class Pushover(IntegrationType):
         # Imported here: at module level the registry's scan of the module would load Django settings.
         from django.conf import settings
 
-        return OutgoingRequest("POST", f"{settings.PUSHOVER_API_URL.rstrip('/')}/1/messages.json", multipart=fields)
+        url = f"{settings.PUSHOVER_API_URL.rstrip('/')}/1/messages.json"
+        return OutgoingRequest("POST", url, multipart=fields, credentials_in_body=True)

@@ -81,6 +81,7 @@ class Threema(IntegrationType):
             f"{settings.THREEMA_API_URL.rstrip('/')}/send_simple",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             body=urlencode(form).encode(),
+            credentials_in_body=True,
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_POST
 
+from contactpoints.api.parsers import JSONTooDeep, load_json
 from contactpoints.intake import IntakeError, TooManyAlerts
 from contactpoints.previews import render_preview
 from integrations.alertdata import sample_alerts
@@ -29,7 +30,9 @@ def sample_alerts_json() -> str:
 def preview_answer(body: bytes) -> tuple[dict[str, Any], int]:
     """The preview for `{"template": "...", "alerts"?: [...]}`, with the HTTP status to answer."""
     try:
-        payload = json.loads(body or b"{}")
+        payload = load_json(body or b"{}")
+    except JSONTooDeep as exc:
+        return {"error": f"{exc}."}, 400
     except ValueError:
         return {"error": "The request is not JSON."}, 400
     template = payload.get("template") if isinstance(payload, dict) else None

@@ -18,7 +18,10 @@ from contactpoints.api.serializers import ErrorSerializer
 ERROR_DESCRIPTIONS = {
     400: "The request is malformed; `errors` names each bad field.",
     401: "No credentials, or they are wrong or revoked.",
-    403: "The credentials do not allow this (a token of scope `intake`, a user who is not staff).",
+    403: (
+        "The credentials do not allow this (a token of scope `intake`, a user who is not staff or lacks "
+        "the model permission); the message says what is needed."
+    ),
     404: "Nothing by that name or uid.",
     409: "The request conflicts with the current state.",
     413: "The body is too large (`INTAKE_MAX_BYTES`) or holds too many alerts (`INTAKE_MAX_ALERTS`).",

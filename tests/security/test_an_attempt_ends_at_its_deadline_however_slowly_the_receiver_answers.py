@@ -200,14 +200,12 @@ def test_a_delivery_attempt_to_a_dripping_receiver_ends_at_the_deadline(
 
 
 @pytest.mark.django_db
-def test_the_lease_outlives_the_longest_attempt(make_contact_point, receiver):
+def test_the_lease_outlives_the_longest_attempt(make_contact_point, receiver, settings):
     contact_point = make_contact_point("Lease", [("webhook", {"url": receiver.url})])
     with mock.patch("contactpoints.broker.wake"):
         accept_notification(contact_point, parse_intake([{"labels": {"alertname": "A"}}], max_alerts=10))
     claimed_at = timezone.now()
     (delivery,) = engine.claim(1).deliveries
     delivery.refresh_from_db()
-    from django.conf import settings
-
     longest_attempt = timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + RENDER_BUDGET_SECONDS)
     assert delivery.lease_expires_at - claimed_at > longest_attempt

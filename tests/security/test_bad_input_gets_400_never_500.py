@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.urls import reverse
 
 from contactpoints.api.parsers import MAX_JSON_DEPTH
 from contactpoints.models import Notification
@@ -156,3 +157,17 @@ def test_external_url_longer_than_its_column_is_400_naming_the_field(
     assert response.status_code == status, response.content
     if status == 400:
         assert response.json()["errors"] == {"externalURL": f"must be at most {EXTERNAL_URL_MAX} characters"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(nested(3000), id="3000 nested arrays"),
+        pytest.param('{"template": "x", "alerts": [' + nested(600) + "]}", id="sample alerts 600 deep"),
+    ],
+)
+def test_the_admin_template_preview_refuses_deep_json_with_400(admin_client, raw):
+    response = admin_client.post(
+        reverse("admin:contactpoints_notificationtemplate_preview"), raw, content_type="application/json"
+    )
+    assert (response.status_code, response.json()) == (400, {"error": f"{TOO_DEEP}."})

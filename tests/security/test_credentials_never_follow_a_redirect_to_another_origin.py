@@ -13,8 +13,10 @@ from integrations.alertmanager import Alertmanager
 from integrations.base import OutgoingRequest
 from integrations.kafka import Kafka
 from integrations.opsgenie import Opsgenie
+from integrations.pushover import Pushover
 from integrations.sensugo import SensuGo
 from integrations.slack import Slack
+from integrations.threema import Threema
 from integrations.webex import Webex
 from integrations.webhook import Webhook
 from tests.integrations.helpers import loopback_transport, make_context
@@ -122,3 +124,33 @@ def test_credentials_go_along_only_within_the_origin(receiver, other_origin, tar
     # The same-origin row is answered by the first receiver itself, on its second request.
     moved = (receiver.requests[1:] or other_origin.requests)[0]
     assert ("authorization" in moved.headers, "x-token" in moved.headers) == (kept, kept)
+
+
+# Integrations whose credential travels in the body: a 307/308 would send the body on as it is.
+BODY_CREDENTIAL_KINDS = [
+    pytest.param(Pushover, {"apiToken": SECRET, "userKey": "u" * 30}, "PUSHOVER_API_URL", id="pushover-token"),
+    pytest.param(
+        Threema,
+        {"gateway_id": "*ABCDEFG", "recipient_id": "ABCDEFGH", "api_secret": SECRET},
+        "THREEMA_API_URL",
+        id="threema-secret",
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "followed"), [(307, False), (308, False), (302, True)])
+@pytest.mark.parametrize(("integration_type", "config", "api_url_setting"), BODY_CREDENTIAL_KINDS)
+def test_a_body_with_credentials_is_never_sent_on_to_another_origin(
+    receiver, other_origin, settings, status, followed, integration_type, config, api_url_setting
+):
+    setattr(settings, api_url_setting, receiver.url)
+    receiver.default = Answer(status, b"", {"Location": f"{other_origin.url}/elsewhere"})
+    context = make_context(integration_type, config)
+
+    outcome = integration_type().send(context, loopback_transport())
+
+    assert SECRET.encode() in receiver.requests[0].body  # the row does send its credential where configured
+    assert all(SECRET.encode() not in moved.body for moved in other_origin.requests)
+    assert bool(other_origin.requests) == followed  # a 302 turns into a GET without the body
+    if not followed:
+        assert not outcome.ok and "redirect to another origin" in outcome.error
