@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from contactpoints.fields import EncryptedJSONField
 from integrations.registry import UnknownIntegrationType, get_type
-from integrations.values import get_path, set_path
+from integrations.values import credentials_in_plain_settings, get_path, set_path
 
 UID_MAX_LENGTH = 40
 
@@ -147,7 +147,7 @@ class Integration(models.Model):
             value = get_path(self.settings or {}, key)
             if isinstance(value, str) and value:
                 values.append(value)
-        return values
+        return values + credentials_in_plain_settings(self.settings or {})
 
 
 class NotificationStatus(models.TextChoices):

@@ -8,10 +8,12 @@ deadline of the request under way. The HTTP seam (integrations.http) sets that d
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 
 # The current thread's attempt: `.scope` (an AttemptDeadline, set for a whole delivery attempt)
 # and `.deadline` (the monotonic time the request under way must end by, read by its socket).
@@ -88,3 +90,19 @@ def default_ssl_context() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.sslsocket_class = DeadlineSSLSocket
     return context
+
+
+@contextlib.contextmanager
+def attempt_deadline(seconds: float) -> Iterator[None]:
+    """Every DeadlineSocket this thread uses meanwhile ends its I/O `seconds` from now."""
+    previous = getattr(current, "deadline", None)
+    current.deadline = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        current.deadline = previous
+
+
+def deadline_passed() -> bool:
+    deadline = getattr(current, "deadline", None)
+    return deadline is not None and time.monotonic() >= deadline

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 import smtplib
 import ssl
 from email.utils import formataddr, parseaddr
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+
+from integrations import deadlines
 from integrations.base import (
     BuildFailure,
     Field,
@@ -20,6 +27,7 @@ from integrations.base import (
     TemplateFailure,
     template_field,
 )
+from integrations.deadlines import attempt_deadline, deadline_passed
 
 ADDRESS_SEPARATORS = re.compile(r"[,;\n]")
 
@@ -100,8 +108,6 @@ class Email(IntegrationType):
 
     def build_messages(self, ctx: SendContext) -> list[Any]:
         """One EmailMultiAlternatives per recipient, or one for all with singleEmail."""
-        from django.conf import settings
-        from django.core.mail import EmailMultiAlternatives
 
         # A header cannot hold a line break; a multi-line subject template is folded to one line.
         subject = " ".join(ctx.render("subject").splitlines())
@@ -135,17 +141,27 @@ class Email(IntegrationType):
 
     def send(self, ctx: SendContext, transport: Any = None) -> Outcome:
         """Send through Django's SMTP connection; the HTTP transport is not used."""
-        from django.core.mail import get_connection
 
         try:
             messages = self.build_messages(ctx)
         except BuildFailure as exc:
             return Outcome(Result.FAILED, error=str(exc))
-        connection = get_connection(timeout=ctx.timeout_seconds)
+        connection = get_connection(smtp_backend_with_deadline(), timeout=ctx.timeout_seconds)
+        # Django's timeout bounds each wait; the deadline bounds the whole conversation.
+        with attempt_deadline(ctx.timeout_seconds):
+            errors, retryable = self.converse(connection, messages)
+            timed_out = deadline_passed()
+        if timed_out and errors:
+            return Outcome.failure(f"SMTP conversation timed out after {ctx.timeout_seconds:g}s", retryable=True)
+        return self.failure(errors, retryable) if errors else Outcome.success()
+
+    @staticmethod
+    def converse(connection: Any, messages: list[Any]) -> tuple[list[str], bool]:
+        """Open, send every message, close: (error texts, whether any is worth a retry)."""
         try:
             connection.open()
         except (OSError, smtplib.SMTPException) as exc:
-            return self.failure([f"failed to dial SMTP server: {smtp_error_text(exc)}"], smtp_error_is_retryable(exc))
+            return [f"failed to dial SMTP server: {smtp_error_text(exc)}"], smtp_error_is_retryable(exc)
         errors: list[str] = []
         retryable = False
         try:
@@ -160,10 +176,48 @@ class Email(IntegrationType):
                     )
                     retryable = retryable or smtp_error_is_retryable(exc)
         finally:
-            connection.close()
-        return self.failure(errors, retryable) if errors else Outcome.success()
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                connection.close()
+        return errors, retryable
 
     @staticmethod
     def failure(errors: list[str], retryable: bool) -> Outcome:
         # A retry re-sends to every recipient, as Grafana does; any transient error is worth one.
         return Outcome.failure("\n".join(errors), retryable=retryable)
+
+
+# -- SMTP within the attempt's deadline ----------------------------------------------------------
+
+DJANGO_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+class DeadlineSMTP(smtplib.SMTP):
+    """smtplib's client on a socket whose every wait keeps to the attempt's deadline: a server
+    answering a byte at a time never lets one socket timeout fire."""
+
+    def _get_socket(self, host, port, timeout):
+        return deadlines.with_deadline(super()._get_socket(host, port, timeout))
+
+
+class DeadlineSMTPSSL(smtplib.SMTP_SSL):
+    """The same over implicit TLS: the context's DeadlineSSLSocket keeps the deadline."""
+
+
+def smtp_backend_with_deadline() -> str | None:
+    """The mail backend to send with: Django's SMTP backend becomes ours; a test's or another
+    configured backend is kept (None: settings.EMAIL_BACKEND)."""
+    return f"{__name__}.DeadlineSmtpBackend" if settings.EMAIL_BACKEND == DJANGO_SMTP_BACKEND else None
+
+
+class DeadlineSmtpBackend(SmtpBackend):
+    """Django's SMTP backend on the deadline-keeping clients, for STARTTLS too."""
+
+    @property
+    def connection_class(self) -> type:
+        return DeadlineSMTPSSL if self.use_ssl else DeadlineSMTP
+
+    @functools.cached_property
+    def ssl_context(self) -> ssl.SSLContext:
+        context = super().ssl_context
+        context.sslsocket_class = deadlines.DeadlineSSLSocket
+        return context

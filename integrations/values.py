@@ -275,6 +275,35 @@ def _url_pieces(value: str) -> list[str]:
     return pieces
 
 
+def credentials_in_plain_settings(settings: Any) -> list[str]:
+    """Credentials that sit in settings not declared secret, for scrubbing what receivers echo:
+    a URL's password and token-like query values, the token-like words of header values (a
+    webhook's custom `X-Api-Token`). Grafana keeps these in the clear; error texts must not."""
+    found: list[str] = []
+    stack: list[tuple[bool, Any]] = [(False, settings)]
+    while stack:
+        in_headers, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((in_headers or "header" in str(key).lower(), value) for key, value in item.items())
+        elif isinstance(item, list):
+            stack.extend((in_headers, element) for element in item)
+        elif isinstance(item, str) and "://" in item:
+            found += _url_credentials(item)
+        elif isinstance(item, str) and in_headers:
+            found += [word for word in item.split() if _looks_like_a_token(word)]
+    return found
+
+
+def _url_credentials(value: str) -> list[str]:
+    try:
+        parts = urlsplit(value.strip())
+        password = parts.password
+    except ValueError:
+        return []
+    found = [password] if password else []
+    return found + [query_value for _name, query_value in parse_qsl(parts.query) if _looks_like_a_token(query_value)]
+
+
 def _looks_like_a_token(segment: str) -> bool:
     return len(segment) >= SECRET_SEGMENT_LENGTH or (
         len(segment) >= SECRET_SEGMENT_WITH_DIGIT_LENGTH and any(char.isdigit() for char in segment)

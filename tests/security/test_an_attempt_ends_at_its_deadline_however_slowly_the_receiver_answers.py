@@ -209,3 +209,56 @@ def test_the_lease_outlives_the_longest_attempt(make_contact_point, receiver, se
     delivery.refresh_from_db()
     longest_attempt = timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + RENDER_BUDGET_SECONDS)
     assert delivery.lease_expires_at - claimed_at > longest_attempt
+
+
+class DrippingSmtpServer:
+    """An SMTP server that greets one byte a second: every wait is short, the greeting endless."""
+
+    GREETING = b"220 mail.example.com ESMTP slow\r\n"
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.listener.getsockname()[1]
+
+    def _serve(self) -> None:
+        try:
+            connection, _ = self.listener.accept()
+        except OSError:
+            return
+        with connection:
+            for byte in self.GREETING:
+                if self.stopped.wait(1.0):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client gave up, as it should
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+@pytest.mark.django_db
+def test_an_email_attempt_to_a_dripping_smtp_server_ends_at_the_deadline(make_contact_point, settings):
+    server = DrippingSmtpServer()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DELIVERY_TIMEOUT_SECONDS = DEADLINE_SECONDS
+    contact_point = make_contact_point("Mail", [("email", {"addresses": "oncall@example.com"})])
+    try:
+        with mock.patch("contactpoints.broker.wake"), mock.patch("contactpoints.broker.publish"):
+            accept_notification(contact_point, parse_intake([{"labels": {"alertname": "Slow"}}], max_alerts=10))
+            started = time.monotonic()
+            engine.run_delivery(Delivery.objects.get().pk)
+        assert time.monotonic() - started < GENEROUS_END_SECONDS
+    finally:
+        server.close()
+    attempt = Attempt.objects.get()
+    assert (attempt.outcome, attempt.error) == ("retry", "SMTP conversation timed out after 2s")

@@ -92,6 +92,28 @@ ECHOES = [
         [API_KEY.upper(), API_KEY],
         id="opsgenie-key-upper-cased",
     ),
+    # Credentials in settings Grafana does not declare secret: a URL's password or query token, a custom header.
+    pytest.param(
+        "webhook",
+        lambda url: {"url": url.replace("//", f"//ops:{PASSWORD}@") + "/hook"},
+        f"login ops:{PASSWORD} refused",
+        [PASSWORD],
+        id="webhook-url-userinfo",
+    ),
+    pytest.param(
+        "webhook",
+        lambda url: {"url": f"{url}/hook?token=q-0123456789abcdef"},
+        "unknown token q-0123456789abcdef",
+        ["q-0123456789abcdef"],
+        id="webhook-url-query-token",
+    ),
+    pytest.param(
+        "webhook",
+        lambda url: {"url": f"{url}/hook", "headers": {"X-Api-Token": "h-0123456789abcdef"}},
+        "X-Api-Token h-0123456789abcdef is not valid",
+        ["h-0123456789abcdef"],
+        id="webhook-custom-header",
+    ),
 ]
 
 
