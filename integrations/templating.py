@@ -11,12 +11,13 @@ size limits that stop a runaway one. This module holds the renderer and the func
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import re
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from integrations.alertdata import (
     test_alert,
     to_plain,
 )
+from integrations.go_templates import GO, GoRenderer, GoTemplateFailure, GoTimeLimitFailure, syntax_of
 from integrations.goformat import Time
 from integrations.template_regex import regex_match, regex_replace_all
 from integrations.template_sandbox import (
@@ -90,6 +92,7 @@ class TemplateError(Exception):
     def __init__(self, message: str, lineno: int | None = None, template_name: str | None = None):
         self.message = message
         self.lineno = lineno
+        self.column: int | None = None  # Go's errors know it
         self.template_name = template_name
         where = [f'template "{template_name}"'] if template_name else []
         where += [f"line {lineno}"] if lineno else []
@@ -98,6 +101,19 @@ class TemplateError(Exception):
 
 class TemplateTimeLimitError(TemplateError, TimeLimitExceeded):
     """The render ran out of its delivery's template time: the delivery fails rather than send blanks."""
+
+
+@contextlib.contextmanager
+def _as_template_error() -> Iterator[None]:
+    """A Go template's failure as the TemplateError every caller handles (its text names the
+    engine, the line and the column)."""
+    try:
+        yield
+    except GoTemplateFailure as failure:
+        error_class = TemplateTimeLimitError if isinstance(failure, GoTimeLimitFailure) else TemplateError
+        error = error_class(str(failure))
+        error.lineno, error.column = failure.line, failure.column
+        raise error from None
 
 
 def _finalize(value: Any) -> Any:
@@ -249,6 +265,7 @@ class TemplateRenderer:
         self,
         user_templates: Mapping[str, str] | None = None,
         *,
+        go_templates: Mapping[str, str] | None = None,
         product_name: str = "ContactPoints",
         version: str = "",
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
@@ -257,9 +274,13 @@ class TemplateRenderer:
         self.product_name = product_name
         self.version = version
         self.timeout_seconds = timeout_seconds
+        self.go = GoRenderer(go_templates, timeout_seconds)  # Go-syntax text: integrations/go_templates.py
 
     def render(self, source: str, data: TemplateData, *, extra: Mapping[str, Any] | None = None) -> str:
-        """Render template text; raises TemplateError."""
+        """Render template text in its syntax (Go or Jinja2); raises TemplateError."""
+        if syntax_of(source) == GO:
+            with _as_template_error():
+                return self.go.render(source, data)
         return self._render(_compile(source, None), None, data, _NO_DOT, dict(extra or {}))
 
     def render_named(self, name: str, data: TemplateData, *, extra: Mapping[str, Any] | None = None) -> str:
@@ -267,7 +288,11 @@ class TemplateRenderer:
         return self._render(self._named(name), name, data, _NO_DOT, dict(extra or {}))
 
     def check(self, source: str) -> None:
-        """Syntax check only (unknown filters and tags included); raises TemplateError with the line."""
+        """Syntax check only (unknown functions, filters and tags included); raises TemplateError with the line."""
+        if syntax_of(source) == GO:
+            with _as_template_error():
+                self.go.check("template", source)
+            return
         _compile(source, None)
 
     def render_email(self, data: TemplateData, *, subject: str, message: str = "") -> EmailBody:

@@ -1,0 +1,113 @@
+"""Grafana's template functions (spec §3.5) for the Go engine, in Go's argument order.
+
+Alertmanager's (`toUpper`, `join`, `reReplaceAll`, `date`, `tz`, ...) and Grafana's gomplate-style
+namespaces (`coll.Dict`, `data.JSON`, `time.Now`); `tmpl.Exec`/`tmpl.Inline` live in engine.py as
+they need the template set. Regular expressions are the Jinja engine's (integrations/template_regex.py:
+bounded in size, and in time by the render session's deadline).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from integrations.alertdata import to_plain
+from integrations.goformat import Time
+from integrations.gotemplate.printing import check_printable, is_list, value_text
+from integrations.template_regex import regex_match, regex_replace_all
+from integrations.template_sandbox import MAX_OUTPUT_BYTES
+
+
+def title(text: str) -> str:
+    """cases.Title(en-US): each word's first letter upper, the rest lower ("they're" stays one word)."""
+    return re.sub(r"[^\W_]+(?:'[^\W_]+)*", lambda word: word[0][:1].upper() + word[0][1:].lower(), text)
+
+
+def join(separator: str, items: Any) -> str:
+    if not is_list(items):
+        raise ValueError(f"wrong type for value; expected []string; got {type(items).__name__}")
+    if len(separator) * len(items) > MAX_OUTPUT_BYTES:
+        raise ValueError(f"result exceeds maximum size ({MAX_OUTPUT_BYTES} bytes)")
+    check_printable(items)
+    return separator.join(value_text(item) for item in items)
+
+
+def as_time(value: Any) -> Time:
+    if isinstance(value, Time):
+        return value
+    if isinstance(value, datetime):
+        return Time.of(value)
+    raise ValueError(f"wrong type for value; expected time.Time; got {type(value).__name__}")
+
+
+def tz(name: str, value: Any) -> Time:
+    if not re.fullmatch(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*", name or ""):
+        raise ValueError(f"unknown time zone {name}")
+    try:
+        return Time.of(as_time(value).astimezone(ZoneInfo(name)))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name}") from exc
+
+
+def go_json(value: Any, indent: str | None = None) -> str:
+    """encoding/json: maps sorted, HTML characters escaped, compact unless indented."""
+    separators = (",", ": ") if indent is not None else (",", ":")
+    check_printable(value)
+    text = json.dumps(to_plain(value, value_text), ensure_ascii=False, indent=indent, separators=separators)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2029", "\\u2029")
+
+
+def parse_data(text: str) -> Any:
+    """data.JSON: JSON (numbers are float64, as in Go), or YAML when it is not JSON."""
+    try:
+        return json.loads(text, parse_int=float)
+    except ValueError:
+        pass
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
+        raise ValueError("YAML aliases are not supported")  # a few aliases can nest into billions of items
+    return yaml.safe_load(text)
+
+
+def coll_dict(*pairs: Any) -> dict[str, Any]:
+    """coll.Dict k v ...: a map[string]interface{} (a key without a value maps to "")."""
+    items = list(pairs) + ([""] if len(pairs) % 2 else [])
+    return {value_text(items[i]): items[i + 1] for i in range(0, len(items), 2)}
+
+
+def coll_append(value: Any, items: Any) -> list[Any]:
+    if not is_list(items):
+        raise ValueError(f"expected a slice, got {type(items).__name__}")
+    return [*items, value]
+
+
+def grafana_functions(*, tenant_id: Any = None) -> dict[str, Callable[..., Any]]:
+    """The function table Grafana's notification templates see (spec §3.5)."""
+    return {
+        "toUpper": lambda text: str(text).upper(),
+        "toLower": lambda text: str(text).lower(),
+        "title": lambda text: title(str(text)),
+        "trimSpace": lambda text: str(text).strip(" \t\n\r\v\f"),
+        "join": join,
+        "match": regex_match,
+        "reReplaceAll": regex_replace_all,
+        "safeHtml": lambda text: str(text),
+        "stringSlice": lambda *items: [str(item) for item in items],
+        "date": lambda layout, value: as_time(value).Format(str(layout)),
+        "tz": tz,
+        "coll.Dict": coll_dict,
+        "coll.Slice": lambda *items: list(items),
+        "coll.Append": coll_append,
+        "data.JSON": lambda text: parse_data(str(text)),
+        "data.ToJSON": lambda value: go_json(value),
+        "data.ToJSONPretty": lambda indent, value: go_json(value, str(indent)),
+        "time.Now": lambda: Time.of(datetime.now(UTC)),
+        "tenantID": lambda: tenant_id,
+    }

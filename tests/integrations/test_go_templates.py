@@ -1,0 +1,81 @@
+"""Go-syntax settings and templates through the renderer every send uses (issue 10): which engine a
+text is for, Grafana's built-ins by name, errors naming the engine, line and column."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.go_templates import GO, JINJA, syntax_of
+from integrations.template_sandbox import render_budget
+from integrations.templating import TemplateError, TemplateRenderer, TemplateTimeLimitError
+from tests.integrations.test_templating import alert, data
+
+FIRING = alert({"alertname": "HighCPU", "team": "ops"}, {"summary": "CPU at 97%"})
+RESOLVED = alert({"alertname": "HighCPU", "team": "ops", "instance": "b"}, status="resolved")
+
+
+def render(source: str, go_templates: dict[str, str] | None = None, jinja_templates: dict[str, str] | None = None):
+    renderer = TemplateRenderer(jinja_templates, go_templates=go_templates, version="1.2.3")
+    return renderer.render(source, data([FIRING, RESOLVED], group_labels={"alertname": "HighCPU"}))
+
+
+@pytest.mark.parametrize(
+    ("source", "syntax"),
+    [
+        ("{{ .CommonLabels.alertname }}", GO),
+        ('{{ template "default.title" . }}', GO),
+        ("{{ len .Alerts.Firing }} firing", GO),
+        ("{{ $x := 1 }}{{ $x }}", GO),
+        ("{{/* a comment */}}text", GO),
+        ('{{ if eq .Status "firing" }}!{{ end }}', GO),
+        ('{{ template("default.title") }}', JINJA),
+        ("{{ CommonLabels.alertname }}", JINJA),
+        ("{% for a in Alerts %}{{ a.Labels.alertname }}{% endfor %}", JINJA),
+        ("{{ Alerts.Firing | length }}", JINJA),
+        ("plain text", JINJA),
+    ],
+)
+def test_which_engine_a_setting_is_for(source, syntax):
+    assert syntax_of(source) == syntax
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # The issue's three examples, which used to fail or render wrong.
+        ("{{ .CommonLabels.alertname }}", "HighCPU"),
+        ('{{ template "default.title" . }}', "[FIRING:1, RESOLVED:1] HighCPU (ops)"),
+        ("{{ len .Alerts.Firing }} firing", "1 firing"),
+        ("{{ range .Alerts.Resolved }}{{ .Labels.instance }}{{ end }}", "b"),
+        ('{{ .CommonLabels.team | toUpper }} {{ printf "%05.1f" 3.14159 }}', "OPS 003.1"),
+        ('{{ template "team.title" . }}', "Team ops"),  # a user's Go template
+    ],
+)
+def test_go_settings_render_as_grafana_renders_them(source, expected):
+    go_templates = {"team": '{{ define "team.title" }}Team {{ .CommonLabels.team }}{{ end }}'}
+    assert render(source, go_templates) == expected
+
+
+def test_both_syntaxes_give_grafanas_default_title():
+    jinja = render('{{ template("default.title") }}')
+    assert jinja == render('{{ template "default.title" . }}') == "[FIRING:1, RESOLVED:1] HighCPU (ops)"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ .Status | nope }}", 'Go template, line 1, column 14: function "nope" not defined'),
+        ("line one\n{{ if .Status }}", "Go template, line 2"),
+    ],
+)
+def test_go_errors_name_the_engine_line_and_column(source, message):
+    with pytest.raises(TemplateError) as error:
+        TemplateRenderer().check(source)
+    assert str(error.value).startswith(message)
+    assert error.value.lineno == int(message.split("line ")[1][0])
+
+
+def test_a_go_template_out_of_time_fails_its_delivery_like_a_jinja_one():
+    with render_budget(0.0), pytest.raises(TemplateTimeLimitError) as error:  # the delivery's budget is spent
+        render("{{ .Status }}")
+    assert "time limit" in str(error.value)
