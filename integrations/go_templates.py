@@ -2,8 +2,9 @@
 
 Grafana writes templates in Go's text/template; this project began with Jinja2. Both work:
 - a notification template carries its syntax (`go` or `jinja`, chosen when it is saved);
-- a templated setting is Go when it parses as Go and uses a form only Go has (`{{ .Status }}`,
-  `{{ $x := … }}`, `{{ template "default.title" . }}`, `{{ if … }}`, `{{/* … */}}`), else Jinja2.
+- a templated setting is Go when it uses a form only Go has (`{{ .Status }}`, `{{ $x := … }}`,
+  `{{/* … */}}`), or parses as Go with a Go keyword (`{{ template "default.title" . }}`), or
+  parses as Go and not as Jinja2 (`{{ toUpper "x" }}`); else Jinja2 (templating.syntax_of).
 Each engine calls its own templates: Go settings see the built-ins in Go syntax under Grafana's
 names plus the Go notification templates, Jinja2 settings the Jinja2 ones. Go templates run in
 the same sandbox: the delivery's render budget, the output cap and the regex guard.
@@ -15,7 +16,7 @@ import functools
 from collections.abc import Mapping
 
 from integrations.alertdata import TemplateData
-from integrations.gotemplate import GoTemplateError, TemplateSet, is_go_template
+from integrations.gotemplate import GoTemplateError, TemplateSet, parse
 from integrations.gotemplate.defaults import grafana_template_set
 from integrations.template_sandbox import RENDER_SESSION, TimeLimitExceeded, check_deadline, new_session
 
@@ -23,10 +24,12 @@ GO, JINJA = "go", "jinja"
 SYNTAX_NAMES = {GO: "Go", JINJA: "Jinja2"}
 
 
-@functools.lru_cache(maxsize=4096)
-def syntax_of(source: str) -> str:
-    """`go` or `jinja`: the engine a templated setting is written for (settings repeat: cached)."""
-    return GO if is_go_template(source) else JINJA
+def parses_as_go(source: str) -> bool:
+    try:
+        parse("check", source, check_functions=False)
+    except GoTemplateError:
+        return False
+    return True
 
 
 class GoTemplateFailure(Exception):

@@ -40,8 +40,9 @@ from integrations.alertdata import (
     test_alert,
     to_plain,
 )
-from integrations.go_templates import GO, GoRenderer, GoTemplateFailure, GoTimeLimitFailure, syntax_of
+from integrations.go_templates import GO, JINJA, GoRenderer, GoTemplateFailure, GoTimeLimitFailure, parses_as_go
 from integrations.goformat import Time
+from integrations.gotemplate import is_go_template
 from integrations.template_regex import regex_match, regex_replace_all
 from integrations.template_sandbox import (
     GUARD_FILTERS,
@@ -244,6 +245,20 @@ def _compile(source: str, name: str | None) -> Any:
 def _error_line(exc: BaseException, filename: str) -> int | None:
     lines = [lineno for frame, lineno in traceback.walk_tb(exc.__traceback__) if frame.f_code.co_filename == filename]
     return lines[-1] if lines else None
+
+
+@functools.lru_cache(maxsize=4096)
+def syntax_of(source: str) -> str:
+    """`go` or `jinja`: the engine a templated setting is written for (integrations/go_templates.py
+    gives the rule). Settings repeat, so the answer is cached."""
+    if is_go_template(source):
+        return GO
+    try:
+        _compile(source, None)
+    except TemplateError:
+        jinja_tags = "{%" in source or "{#" in source
+        return GO if not jinja_tags and parses_as_go(source) else JINJA  # Jinja2's error, unless fine Go
+    return JINJA
 
 
 # -- the renderer ----------------------------------------------------------------------------------

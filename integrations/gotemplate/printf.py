@@ -26,6 +26,7 @@ from integrations.gotemplate.printing import (
     stringer,
     value_text,
 )
+from integrations.template_sandbox import check_format_width
 
 _TOO_LARGE = 1_000_000  # fmt's tooLarge: width/precision beyond this are not numbers
 
@@ -141,6 +142,9 @@ class _Formatter:
             else:
                 precision, i = _parse_number(text, i)
                 spec.precision = 0 if precision is None else precision
+        for number in (spec.width, spec.precision):
+            if number is not None:
+                check_format_width(number)  # the sandbox's bound, before any padding is built
         if not after_index:
             i, after_index = self._index(i)
         if i >= len(text):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.go_templates import GO, JINJA, syntax_of
+from integrations.go_templates import GO, JINJA
 from integrations.template_sandbox import render_budget
-from integrations.templating import TemplateError, TemplateRenderer, TemplateTimeLimitError
+from integrations.templating import TemplateError, TemplateRenderer, TemplateTimeLimitError, syntax_of
 from tests.integrations.test_templating import alert, data
 
 FIRING = alert({"alertname": "HighCPU", "team": "ops"}, {"summary": "CPU at 97%"})
@@ -79,3 +79,12 @@ def test_a_go_template_out_of_time_fails_its_delivery_like_a_jinja_one():
     with render_budget(0.0), pytest.raises(TemplateTimeLimitError) as error:  # the delivery's budget is spent
         render("{{ .Status }}")
     assert "time limit" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "source", ['{{ printf "%50000s" "x" }}', '{{ printf "%.900000f" 1.5 }}', '{{ printf "%*d" 99999 1 }}']
+)
+def test_go_printf_widths_have_the_sandboxs_bound(source):
+    with pytest.raises(TemplateError) as error:
+        render(source)
+    assert "exceeds the maximum of 10000" in str(error.value)

@@ -429,10 +429,13 @@ def test_user_templates_replace_a_built_in_of_the_same_name():
 
 # -- limits: what a template may not do to the worker ------------------------------------------------
 
+# About 5 MB, doubled up from ten characters (printf's widths stop at the sandbox's 10,000).
+BIG_STRING = '{{ $big := "xxxxxxxxxx" }}{{ range 19 }}{{ $big = print $big $big }}{{ end }}'
+
 LIMITS = [
     (
         "one big string listed a thousand times is not printed",
-        '{{ $big := printf "%9999999d" 1 }}{{ $list := coll.Slice }}'
+        BIG_STRING + "{{ $list := coll.Slice }}"
         "{{ range 1000 }}{{ $list = coll.Append $big $list }}{{ end }}{{ print $list }}",
         "error calling print: value too large to print",
     ),
@@ -448,7 +451,8 @@ LIMITS = [
     ),
     (
         "fresh big strings kept in a list stop at the produced-bytes budget",
-        '{{ $list := coll.Slice }}{{ range 100 }}{{ $list = coll.Append (printf "%9999999d" 1) $list }}{{ end }}',
+        BIG_STRING
+        + '{{ $list := coll.Slice }}{{ range 100 }}{{ $list = coll.Append (print "x" $big) $list }}{{ end }}',
         "the template built more than 83886080 bytes of values",
     ),
 ]
