@@ -69,7 +69,7 @@ class Discord(IntegrationType):
             Kind.BOOL,
             default=False,
             help="Send the message as the embed's description instead of the message content "
-            "(allows longer text; the content is then left empty).",
+            "(the content is then left empty; the description is cut at 2000 characters with …, too).",
         ),
     )
 
@@ -85,7 +85,9 @@ class Discord(IntegrationType):
         message: dict[str, Any] = {}
         if not config["use_discord_username"]:
             message["username"] = ctx.product_name
-        message["content"] = "" if config["use_embed_description"] else trunc_runes(text, MAX_CONTENT_RUNES)
+        # Cut once: Grafana truncates the message to 2000 runes wherever it goes (content or description).
+        text = trunc_runes(text, MAX_CONTENT_RUNES)
+        message["content"] = "" if config["use_embed_description"] else text
         if config["avatar_url"] and (avatar_url := ctx.render_or_raw("avatar_url")):
             message["avatar_url"] = avatar_url
         # Key order and omitted empty values as in Grafana's Go structs.
