@@ -12,9 +12,8 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
-from contactpoints.models import ApiToken, Integration, NotificationTemplate
+from contactpoints.models import ApiToken, Integration
 from integrations.base import Field, IntegrationType, Kind, SettingsError
-from integrations.templating import TemplateError, TemplateRenderer
 from integrations.values import as_bool, get_path, is_blank, pop_path, set_path
 
 HELP_WHEN_SET = "Set; leave blank to keep."
@@ -379,24 +378,6 @@ def integration_form_class(integration_type: type[IntegrationType]) -> type[Inte
 
 
 # -- the other admin forms -------------------------------------------------------------------
-
-
-class NotificationTemplateForm(forms.ModelForm):
-    class Meta:
-        model = NotificationTemplate
-        fields = ("name", "content")
-        widgets = {"content": forms.Textarea(attrs={**MONOSPACE_ATTRS, "rows": 24})}
-        help_texts = {"content": 'Jinja2 over Grafana\'s data model; other templates call it as template("name").'}
-
-    def clean_content(self) -> str:
-        content = self.cleaned_data["content"]
-        try:
-            TemplateRenderer().check(content)
-        except TemplateError as exc:
-            message = getattr(exc, "message", "") or str(exc)
-            line = getattr(exc, "lineno", None)
-            raise forms.ValidationError(f"Line {line}: {message}" if line else message, code="template") from None
-        return content
 
 
 class ApiTokenForm(forms.ModelForm):

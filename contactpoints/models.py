@@ -261,11 +261,27 @@ class Attempt(models.Model):
         return f"attempt {self.number}: {self.outcome}"
 
 
+class TemplateSyntax(models.TextChoices):
+    GO = "go", "Go text/template (Grafana)"
+    JINJA = "jinja", "Jinja2"
+
+
 class NotificationTemplate(models.Model):
-    """A user template, rendered by `template("name")` like the built-in ones."""
+    """A user template, rendered by name like the built-in ones (`{{ template "name" . }}` in Go,
+    `template("name")` in Jinja2).
+
+    Which engine renders it is not guessed at send time: a template carries its syntax. When a
+    client does not say (the templates API without `syntax`, the admin form's "detect" choice),
+    it is detected once, at save time: Go when the content parses as Go and uses a form only Go
+    has (`integrations.gotemplate.is_go_template`), else Jinja2. Grafana's provisioning API and
+    provisioning files always mean Go: Grafana speaks nothing else. Templates stored before
+    syntaxes existed are Jinja2 (the only engine then).
+    """
 
     name = models.CharField(max_length=190, unique=True)
     content = models.TextField()
+    syntax = models.CharField(max_length=8, choices=TemplateSyntax.choices, default=TemplateSyntax.JINJA)
+    provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.NONE, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,13 +10,18 @@ from contactpoints.intake import parse_intake
 from contactpoints.sending import template_renderer
 from integrations.alertbuilder import build_template_data
 from integrations.alertdata import sample_alerts
-from integrations.templating import TemplateError
+from integrations.go_templates import GO
+from integrations.templating import TemplateError, as_template_error, syntax_of
 
 PREVIEW_RECEIVER = "preview"
 
 
-def render_preview(template: str, alerts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`{"output": text}` or `{"error": message, "line": n}`; alerts in any intake alert shape.
+def render_preview(
+    template: str, alerts: list[dict[str, Any]] | None = None, syntax: str | None = None
+) -> dict[str, Any]:
+    """`{"output": text, "syntax": …}` or `{"error": message, "line": n, "column": n, "syntax": …}`;
+    alerts in any intake alert shape. A Go notification template shows each template it defines.
+    `syntax` None: the engine a templated setting with this text would use.
 
     Raises IntakeError when the given alerts are malformed (the caller answers 400).
     """
@@ -30,7 +35,12 @@ def render_preview(template: str, alerts: list[dict[str, Any]] | None = None) ->
         app_version=settings.VERSION,
     )
     renderer = template_renderer()
+    syntax = syntax or syntax_of(template)
     try:
-        return {"output": renderer.render(template, data)}
+        if syntax == GO:
+            with as_template_error():
+                return {"output": renderer.go.preview(template, data), "syntax": syntax}
+        return {"output": renderer.render(template, data, syntax=syntax), "syntax": syntax}
     except TemplateError as exc:
-        return {"error": exc.message, "line": exc.lineno}
+        answer = {"error": exc.message, "line": exc.lineno, "syntax": syntax}
+        return answer | ({"column": exc.column} if exc.column else {})

@@ -1,8 +1,11 @@
-"""Grafana's provisioning files for contact points (spec §6): read, check everything, apply.
+"""Grafana's provisioning files for contact points and templates (spec §6): read, check, apply.
 
-A file is applied as a whole or not at all: every entry is checked (and every integration
-built and validated) before the first write, and the writes share one transaction. An entry
-that matches what is stored is not written, so importing the same file twice changes nothing.
+A file is applied as a whole or not at all: every entry is checked (every integration built and
+validated, every template parsed) before the first write, and the writes share one transaction.
+An entry that matches what is stored is not written, so importing the same file twice changes
+nothing. Sections: `contactPoints`, `deleteContactPoints`, `templates` ({orgId, name, template}),
+`deleteTemplates` ({orgId, name}). Like Grafana, `$VAR` is interpolated everywhere but in a
+template's own fields: a Go template's `$labels` is the template's, not the environment's.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 import yaml
 from django.db import transaction
 
-from contactpoints import provisioning
+from contactpoints import provisioning, template_provisioning
 from contactpoints.models import Integration, Provenance
 from contactpoints.provisioning import IntegrationSpec, ProvisioningError
+from contactpoints.template_provisioning import TemplateSpec
 
 SUPPORTED_API_VERSION = 1
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -46,20 +50,30 @@ class ImportSummary:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    # Template names by outcome: created, updated, unchanged, deleted.
+    templates: dict[str, list[str]] = field(
+        default_factory=lambda: {"created": [], "updated": [], "unchanged": [], "deleted": []}
+    )
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{len(self.created)} created, {len(self.updated)} updated, "
             f"{len(self.unchanged)} unchanged, {len(self.deleted)} deleted"
         )
+        if any(self.templates.values()):
+            text += "; templates: " + ", ".join(f"{len(names)} {outcome}" for outcome, names in self.templates.items())
+        return text
 
 
 @dataclass
 class FileEntries:
-    """What a file asks for: integrations (with their position in the contact point) and deletions."""
+    """What a file asks for: integrations (with their position in the contact point), templates,
+    and deletions of each."""
 
     receivers: list[tuple[IntegrationSpec, int]] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
+    templates: list[TemplateSpec] = field(default_factory=list)
+    template_deletions: list[str] = field(default_factory=list)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -133,16 +147,18 @@ def file_entries(documents: list[Any]) -> FileEntries:
     """Every entry of the documents, checked for shape; raises ProvisioningFileError with all errors."""
     entries = FileEntries()
     errors: list[str] = []
-    for document in documents:
-        document = interpolate(document)
-        if document is None:
+    for raw in documents:
+        if raw is None:
             continue  # an empty file asks for nothing
-        if not isinstance(document, dict):
+        if not isinstance(raw, dict):
             errors.append("the file must hold an object with apiVersion and contactPoints")
             continue
+        document = interpolate({key: value for key, value in raw.items() if key != "templates"})
         errors.extend(_check_api_version(document.get("apiVersion")))
         errors.extend(_read_contact_points(_list_of(document, "contactPoints", errors), entries))
         errors.extend(_read_deletions(_list_of(document, "deleteContactPoints", errors), entries))
+        errors.extend(_read_templates(_list_of(raw, "templates", errors), entries))
+        errors.extend(_read_template_deletions(_list_of(document, "deleteTemplates", errors), entries))
     errors.extend(_duplicate_uids(entries))
     if errors:
         raise ProvisioningFileError(errors)
@@ -219,6 +235,34 @@ def _read_deletions(deletions: list[Any], entries: FileEntries) -> list[str]:
     return errors
 
 
+def _read_templates(templates: list[Any], entries: FileEntries) -> list[str]:
+    errors = []
+    for index, entry in enumerate(templates):
+        if not isinstance(entry, dict):
+            errors.append(f"templates[{index}]: must be an object with name and template")
+            continue
+        name = entry.get("name")
+        label = f"template {name}" if isinstance(name, str) and name.strip() else f"templates[{index}]"
+        try:
+            entries.templates.append(
+                template_provisioning.template_spec(name, entry.get("template"), entry.get("syntax"))
+            )
+        except ProvisioningError as exc:
+            errors.append(f"{label}: {exc}")
+    return errors
+
+
+def _read_template_deletions(deletions: list[Any], entries: FileEntries) -> list[str]:
+    errors = []
+    for index, deletion in enumerate(deletions):
+        name = deletion.get("name") if isinstance(deletion, dict) else None
+        if not isinstance(name, str | int) or not str(name).strip():
+            errors.append(f"deleteTemplates[{index}]: delete template missing name")
+            continue
+        entries.template_deletions.append(str(name).strip())
+    return errors
+
+
 def _duplicate_uids(entries: FileEntries) -> list[str]:
     seen: dict[str, str] = {}
     errors = []
@@ -235,13 +279,14 @@ def _duplicate_uids(entries: FileEntries) -> list[str]:
 def import_documents(documents: list[Any]) -> ImportSummary:
     """Apply the documents in one transaction, or nothing when any entry is bad.
 
-    Receivers are upserted by uid with provenance `file`, then deleteContactPoints removes
-    integrations by uid (Grafana's order; an unknown uid is already gone).
+    Templates and receivers (by uid) are upserted with provenance `file`, then deleteContactPoints
+    and deleteTemplates remove by uid and name (Grafana's order; an unknown one is already gone).
     """
     entries = file_entries(documents)
     summary = ImportSummary()
     with transaction.atomic():
         prepared = _prepare_all(entries)
+        _apply_templates(entries.templates, summary)
         for item in prepared:
             changed = provisioning.apply(item)
             bucket = summary.created if item.is_new else summary.updated if changed else summary.unchanged
@@ -249,7 +294,24 @@ def import_documents(documents: list[Any]) -> ImportSummary:
         for uid in entries.deletions:
             if provisioning.delete_integration(uid):
                 summary.deleted.append(uid)
+        for name in entries.template_deletions:
+            if template_provisioning.delete_template(name):
+                summary.templates["deleted"].append(name)
     return summary
+
+
+def _apply_templates(templates: list[TemplateSpec], summary: ImportSummary) -> None:
+    """Inside the import's transaction: an error here (a provenance change) undoes the whole file."""
+    errors = []
+    for spec in templates:
+        try:
+            outcome = template_provisioning.apply_template(spec, provenance=Provenance.FILE)
+        except ProvisioningError as exc:
+            errors.append(f"template {spec.name}: {exc}")
+            continue
+        summary.templates[outcome].append(spec.name)
+    if errors:
+        raise ProvisioningFileError(errors)
 
 
 def _prepare_all(entries: FileEntries) -> list[provisioning.PreparedIntegration]:

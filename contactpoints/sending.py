@@ -17,7 +17,7 @@ import traceback
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from threading import Lock
@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from contactpoints.models import ContactPoint, Integration, Notification, NotificationTemplate
+from contactpoints.models import ContactPoint, Integration, Notification, NotificationTemplate, TemplateSyntax
 from integrations.alertdata import test_alert
 from integrations.base import Outcome, Result, SendContext, SettingsError
 from integrations.http import HttpTransport, OutboundPolicy
@@ -59,21 +59,34 @@ def _senders() -> ThreadPoolExecutor:
 # -- caches keyed by version ----------------------------------------------------------------
 
 _cache_lock = Lock()
-_user_templates: dict[str, Any] = {"version": None, "templates": {}}
 _configs: dict[int, tuple[datetime, dict[str, Any]]] = {}
 # Adding, changing or removing a template changes one of these.
 TEMPLATES_VERSION_SQL = f"SELECT COUNT(*), MAX(updated_at) FROM {NotificationTemplate._meta.db_table}"  # noqa: S608
 MAX_CACHED_CONFIGS = 10_000
 
 
-def user_templates() -> dict[str, str]:
-    """{name: content} of the user's templates, reloaded whenever one was added, changed or removed."""
+@dataclass(frozen=True)
+class UserTemplates:
+    """The user's notification templates by syntax, {name: content} each: every engine calls its own."""
+
+    jinja: dict[str, str] = field(default_factory=dict)
+    go: dict[str, str] = field(default_factory=dict)
+
+
+_user_templates: dict[str, Any] = {"version": None, "templates": UserTemplates()}
+
+
+def user_templates() -> UserTemplates:
+    """The user's templates, reloaded whenever one was added, changed or removed."""
     with connection.cursor() as cursor:  # every batch asks: no ORM compile for a fixed question
         cursor.execute(TEMPLATES_VERSION_SQL)
         version = cursor.fetchone()
     with _cache_lock:
         if version != _user_templates["version"]:
-            _user_templates["templates"] = dict(NotificationTemplate.objects.values_list("name", "content"))
+            loaded = UserTemplates()
+            for name, content, syntax in NotificationTemplate.objects.values_list("name", "content", "syntax"):
+                (loaded.go if syntax == TemplateSyntax.GO else loaded.jinja)[name] = content
+            _user_templates["templates"] = loaded
             _user_templates["version"] = version
         return _user_templates["templates"]
 
@@ -92,10 +105,12 @@ def validated_config(integration: Integration) -> dict[str, Any]:
     return dict(cached[1])  # a type's clean() may adjust its copy; the cached one stays as validated
 
 
-def template_renderer(templates: dict[str, str] | None = None) -> TemplateRenderer:
+def template_renderer(templates: UserTemplates | None = None) -> TemplateRenderer:
     """The built-in templates plus the user's, as every send and preview sees them."""
+    templates = user_templates() if templates is None else templates
     return TemplateRenderer(
-        user_templates() if templates is None else templates,
+        templates.jinja,
+        go_templates=templates.go,
         product_name=settings.PRODUCT_NAME,
         version=settings.VERSION,
     )
@@ -123,7 +138,7 @@ class Send:
     start_by: float | None = None
 
 
-def send_notification(send: Send, templates: dict[str, str]) -> SendResult:
+def send_notification(send: Send, templates: UserTemplates) -> SendResult:
     """Render and send now. Never raises: bad settings and integration bugs become outcomes."""
     started_at = timezone.now()
     clock = time.monotonic()
@@ -132,7 +147,7 @@ def send_notification(send: Send, templates: dict[str, str]) -> SendResult:
     return SendResult(outcome, time.monotonic() - clock, started_at)
 
 
-def send_many(sends: list[Send], templates: dict[str, str]) -> list[SendResult | None]:
+def send_many(sends: list[Send], templates: UserTemplates) -> list[SendResult | None]:
     """Send each now, concurrently on the sender threads; results in the order given, None for a
     send that waited for a thread past its `start_by` and was not started."""
     if len(sends) == 1:
@@ -140,13 +155,13 @@ def send_many(sends: list[Send], templates: dict[str, str]) -> list[SendResult |
     return list(_senders().map(lambda send: _send_in_time(send, templates), sends))
 
 
-def _send_in_time(send: Send, templates: dict[str, str]) -> SendResult | None:
+def _send_in_time(send: Send, templates: UserTemplates) -> SendResult | None:
     if send.start_by is not None and time.monotonic() > send.start_by:
         return None
     return send_notification(send, templates)
 
 
-def _send(send: Send, templates: dict[str, str]) -> Outcome:
+def _send(send: Send, templates: UserTemplates) -> Outcome:
     integration = send.integration
     try:
         integration_type = integration.integration_type
@@ -181,7 +196,7 @@ def _send_context(
     notification: Notification,
     alerts: list[dict[str, Any]],
     config: dict[str, Any],
-    templates: dict[str, str],
+    templates: UserTemplates,
     idempotency_key: str,
 ) -> SendContext:
     data = build_template_data(

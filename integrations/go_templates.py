@@ -4,7 +4,8 @@ Grafana writes templates in Go's text/template; this project began with Jinja2. 
 - a notification template carries its syntax (`go` or `jinja`, chosen when it is saved);
 - a templated setting is Go when it uses a form only Go has (`{{ .Status }}`, `{{ $x := … }}`,
   `{{/* … */}}`), or parses as Go with a Go keyword (`{{ template "default.title" . }}`), or
-  parses as Go and not as Jinja2 (`{{ toUpper "x" }}`); else Jinja2 (templating.syntax_of).
+  is Go's grammar and not Jinja2's (`{{ toUpper "x" }}`, `{{ humanize 1.0 }}`); else Jinja2
+  (templating.syntax_of). A Jinja2 text with an unknown filter stays Jinja2 and gets Jinja2's error.
 Each engine calls its own templates: Go settings see the built-ins in Go syntax under Grafana's
 names plus the Go notification templates, Jinja2 settings the Jinja2 ones. Go templates run in
 the same sandbox: the delivery's render budget, the output cap and the regex guard.
@@ -12,8 +13,9 @@ the same sandbox: the delivery's render budget, the output cap and the regex gua
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from integrations.alertdata import TemplateData
 from integrations.gotemplate import GoTemplateError, TemplateSet, parse
@@ -21,10 +23,12 @@ from integrations.gotemplate.defaults import grafana_template_set
 from integrations.template_sandbox import RENDER_SESSION, TimeLimitExceeded, check_deadline, new_session
 
 GO, JINJA = "go", "jinja"
+PREVIEWED = "preview"  # the name a previewed template's own text runs under
 SYNTAX_NAMES = {GO: "Go", JINJA: "Jinja2"}
 
 
 def parses_as_go(source: str) -> bool:
+    """Whether the text is Go's grammar (function names unchecked)."""
     try:
         parse("check", source, check_functions=False)
     except GoTemplateError:
@@ -36,13 +40,12 @@ class GoTemplateFailure(Exception):
     """A Go template that does not parse or does not render, as the renderer reports it."""
 
     def __init__(self, error: GoTemplateError):
-        self.line = error.line
+        self.message, self.line = error.message, error.line
         # Go counts columns from 0; people (and every editor) from 1.
         self.column = None if error.column is None else error.column + 1
-        where = "".join(
-            [f", line {error.line}" if error.line else "", f", column {self.column}" if self.column else ""]
-        )
-        super().__init__(f"Go template{where}: {error.message}")
+        where = f"line {error.line}, " if error.line else ""
+        where += f"column {self.column}: " if error.line and self.column else ""
+        super().__init__(f"Go template: {where}{error.message}")
 
 
 class GoTimeLimitFailure(GoTemplateFailure, TimeLimitExceeded):
@@ -71,9 +74,15 @@ class GoRenderer:
             raise GoTemplateFailure(exc) from None
 
     def render(self, source: str, data: TemplateData) -> str:
+        with self._go_errors():
+            return self.template_set().render(source, data)
+
+    @contextlib.contextmanager
+    def _go_errors(self) -> Iterator[None]:
+        """A render session (unless the delivery's is open) and Go's errors as GoTemplateFailure."""
         token = RENDER_SESSION.set(new_session(self.timeout_seconds)) if RENDER_SESSION.get() is None else None
         try:
-            return self.template_set().render(source, data)
+            yield
         except GoTemplateError as exc:
             try:
                 check_deadline()
@@ -83,6 +92,18 @@ class GoRenderer:
         finally:
             if token is not None:
                 RENDER_SESSION.reset(token)
+
+    def preview(self, source: str, data: TemplateData) -> str:
+        """What a notification template being edited renders: its own text, then each template it
+        defines, under its name (Grafana's editor previews every define)."""
+        with self._go_errors():
+            scratch = self.template_set().copy()
+            template = scratch.add(PREVIEWED, source)
+            parts = [scratch.execute(PREVIEWED, data)] if PREVIEWED in template.defined_names() else []
+            parts += [
+                f"{name}:\n{scratch.execute(name, data)}" for name in template.defined_names() if name != PREVIEWED
+            ]
+        return "\n\n".join(part for part in parts if part.strip())
 
     def check(self, name: str, source: str) -> None:
         """Syntax and function names, as at save time: raises GoTemplateFailure."""

@@ -105,7 +105,7 @@ class TemplateTimeLimitError(TemplateError, TimeLimitExceeded):
 
 
 @contextlib.contextmanager
-def _as_template_error() -> Iterator[None]:
+def as_template_error() -> Iterator[None]:
     """A Go template's failure as the TemplateError every caller handles (its text names the
     engine, the line and the column)."""
     try:
@@ -254,10 +254,10 @@ def syntax_of(source: str) -> str:
     if is_go_template(source):
         return GO
     try:
-        _compile(source, None)
-    except TemplateError:
+        _ENV.parse(source)  # grammar only: an unknown filter is still Jinja2, with Jinja2's error
+    except TemplateSyntaxError:
         jinja_tags = "{%" in source or "{#" in source
-        return GO if not jinja_tags and parses_as_go(source) else JINJA  # Jinja2's error, unless fine Go
+        return GO if not jinja_tags and parses_as_go(source) else JINJA
     return JINJA
 
 
@@ -291,10 +291,12 @@ class TemplateRenderer:
         self.timeout_seconds = timeout_seconds
         self.go = GoRenderer(go_templates, timeout_seconds)  # Go-syntax text: integrations/go_templates.py
 
-    def render(self, source: str, data: TemplateData, *, extra: Mapping[str, Any] | None = None) -> str:
-        """Render template text in its syntax (Go or Jinja2); raises TemplateError."""
-        if syntax_of(source) == GO:
-            with _as_template_error():
+    def render(
+        self, source: str, data: TemplateData, *, extra: Mapping[str, Any] | None = None, syntax: str | None = None
+    ) -> str:
+        """Render template text in its syntax (given, or the one it is written in); raises TemplateError."""
+        if (syntax or syntax_of(source)) == GO:
+            with as_template_error():
                 return self.go.render(source, data)
         return self._render(_compile(source, None), None, data, _NO_DOT, dict(extra or {}))
 
@@ -302,10 +304,15 @@ class TemplateRenderer:
         """Render a built-in or user template by name (e.g. "default.title")."""
         return self._render(self._named(name), name, data, _NO_DOT, dict(extra or {}))
 
+    @staticmethod
+    def check_jinja(source: str) -> None:
+        """Jinja2's syntax check alone, for text whose syntax is already decided (a stored template)."""
+        _compile(source, None)
+
     def check(self, source: str) -> None:
         """Syntax check only (unknown functions, filters and tags included); raises TemplateError with the line."""
         if syntax_of(source) == GO:
-            with _as_template_error():
+            with as_template_error():
                 self.go.check("template", source)
             return
         _compile(source, None)

@@ -20,6 +20,7 @@ from contactpoints.api.parsers import JSONTooDeep, load_json
 from contactpoints.intake import IntakeError, TooManyAlerts
 from contactpoints.previews import render_preview
 from integrations.alertdata import sample_alerts
+from integrations.go_templates import GO, JINJA
 
 
 def sample_alerts_json() -> str:
@@ -38,9 +39,10 @@ def preview_answer(body: bytes) -> tuple[dict[str, Any], int]:
     template = payload.get("template") if isinstance(payload, dict) else None
     if not isinstance(template, str):
         return {"error": "Send the template as a string."}, 400
+    syntax = payload.get("syntax") if payload.get("syntax") in (GO, JINJA) else None  # else detected
     try:
         # No alerts (or an empty list) means the built-in sample alerts.
-        return render_preview(template, payload.get("alerts") or None), 200
+        return render_preview(template, payload.get("alerts") or None, syntax), 200
     except (IntakeError, TooManyAlerts) as exc:
         return {"error": f"The sample alerts are not usable: {exc}", "alerts": True}, 400
 

@@ -13,7 +13,15 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Provenance
+from contactpoints.models import (
+    Attempt,
+    ContactPoint,
+    Delivery,
+    DeliveryStatus,
+    Integration,
+    Provenance,
+    TemplateSyntax,
+)
 from integrations.registry import UnknownIntegrationType
 from integrations.values import pop_path
 
@@ -218,20 +226,33 @@ class TemplateContentField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+TEMPLATE_CONTENT_HELP = "The template, over Grafana's template data, in its syntax."
+TEMPLATE_SYNTAX_HELP = (
+    "Which engine renders it: go (Grafana's Go text/template) or jinja (Jinja2). When left out it is "
+    "detected from the content: go when it parses as Go and uses a form only Go has "
+    "(`{{ .Field }}`, `$`, `if`/`range`/`define`/`template`, `{{/* */}}`), else jinja."
+)
+
+
 class NotificationTemplateSerializer(serializers.Serializer):
     name = TemplateNameField()
-    content = TemplateContentField(help_text="Jinja2 over Grafana's template data.")
+    content = TemplateContentField(help_text=TEMPLATE_CONTENT_HELP)
+    syntax = serializers.ChoiceField(choices=TemplateSyntax.choices, required=False, help_text=TEMPLATE_SYNTAX_HELP)
 
 
 class TemplateContentSerializer(serializers.Serializer):
     """PUT templates/<name>: the name is the path's."""
 
-    content = TemplateContentField(help_text="Jinja2 over Grafana's template data.")
+    content = TemplateContentField(help_text=TEMPLATE_CONTENT_HELP)
+    syntax = serializers.ChoiceField(choices=TemplateSyntax.choices, required=False, help_text=TEMPLATE_SYNTAX_HELP)
 
 
 class TemplateErrorSerializer(ErrorSerializer):
     line = serializers.IntegerField(
         required=False, allow_null=True, help_text="When the template does not parse: its line at fault, if known."
+    )
+    column = serializers.IntegerField(
+        required=False, allow_null=True, help_text="And its column, when the engine says (Go does)."
     )
 
 
@@ -249,15 +270,24 @@ class TemplatePreviewSerializer(serializers.Serializer):
         help_text="Alerts in Alertmanager API v2 shape ({labels, annotations?, startsAt?, endsAt?, "
         "generatorURL?, status?}); sample alerts when absent or empty.",
     )
+    syntax = serializers.ChoiceField(
+        choices=TemplateSyntax.choices,
+        required=False,
+        help_text="The engine to render with; absent: the one a templated setting with this text would use. "
+        "A Go template that defines templates previews each of them, under its name.",
+    )
 
 
 class PreviewOutputSerializer(serializers.Serializer):
     output = serializers.CharField(allow_blank=True)
+    syntax = serializers.ChoiceField(choices=TemplateSyntax.choices)
 
 
 class PreviewErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     line = serializers.IntegerField(allow_null=True)
+    column = serializers.IntegerField(required=False, help_text="Go templates only.")
+    syntax = serializers.ChoiceField(choices=TemplateSyntax.choices)
 
 
 # -- integration types (the catalogue forms are built from) ----------------------------------

@@ -30,25 +30,25 @@ from contactpoints.api.serializers import (
 from contactpoints.intake import IntakeError, TooManyAlerts
 from contactpoints.models import NotificationTemplate
 from contactpoints.previews import render_preview
-from integrations.templating import TemplateError, TemplateRenderer
+from contactpoints.template_syntax import TemplateProblem, check_template, detect_syntax
 
 TEMPLATE_ERROR = OpenApiResponse(
-    TemplateErrorSerializer, description="The body is malformed, or the template does not parse (with its line)."
+    TemplateErrorSerializer,
+    description="The body is malformed, or the template does not parse (with its engine, line and column).",
 )
 
 
-def _template_error(content: str) -> Response | None:
-    """A 400 naming the line when the template does not parse, else None."""
+def _checked(name: str, content: str, syntax: str | None) -> tuple[str, Response | None]:
+    """The template's syntax (detected when the client did not say), and a 400 naming the engine,
+    line and column when it does not parse (else None)."""
+    syntax = syntax or detect_syntax(content)
     try:
-        TemplateRenderer().check(content)
-    except TemplateError as exc:
-        where = f"line {exc.lineno}: " if exc.lineno else ""
-        response = error_response(
-            status.HTTP_400_BAD_REQUEST, f"content: {where}{exc.message}", {"content": [f"{where}{exc.message}"]}
-        )
-        response.data["line"] = exc.lineno
-        return response
-    return None
+        check_template(name, content, syntax)
+    except TemplateProblem as exc:
+        response = error_response(status.HTTP_400_BAD_REQUEST, f"content: {exc}", {"content": [str(exc)]})
+        response.data.update(line=exc.line, column=exc.column)
+        return syntax, response
+    return syntax, None
 
 
 def _not_found(name: str) -> Response:
@@ -76,7 +76,7 @@ class TemplateList(APIView):
         body = NotificationTemplateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         name, content = body.validated_data["name"], body.validated_data["content"]
-        invalid = _template_error(content)
+        syntax, invalid = _checked(name, content, body.validated_data.get("syntax"))
         if invalid:
             return invalid
         conflict = error_response(
@@ -86,7 +86,7 @@ class TemplateList(APIView):
             return conflict
         try:
             with transaction.atomic():
-                template = NotificationTemplate.objects.create(name=name, content=content)
+                template = NotificationTemplate.objects.create(name=name, content=content, syntax=syntax)
         except IntegrityError:  # created by a concurrent request since the check above
             return conflict
         return Response(_shown(template), status=status.HTTP_201_CREATED)
@@ -122,11 +122,13 @@ class TemplateDetail(APIView):
         named = NotificationTemplateSerializer(data={"name": name, **body.validated_data})
         named.is_valid(raise_exception=True)
         content = named.validated_data["content"]
-        invalid = _template_error(content)
+        syntax, invalid = _checked(name, content, named.validated_data.get("syntax"))
         if invalid:
             return invalid
         with transaction.atomic():
-            template, created = NotificationTemplate.objects.update_or_create(name=name, defaults={"content": content})
+            template, created = NotificationTemplate.objects.update_or_create(
+                name=name, defaults={"content": content, "syntax": syntax}
+            )
         return Response(_shown(template), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(summary="Delete a notification template", responses={204: None, **error_responses(404)})
@@ -157,7 +159,9 @@ class TemplatePreview(APIView):
         body = TemplatePreviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            result = render_preview(body.validated_data["template"], body.validated_data.get("alerts"))
+            result = render_preview(
+                body.validated_data["template"], body.validated_data.get("alerts"), body.validated_data.get("syntax")
+            )
         except IntakeError as exc:
             errors = {f"alerts{path}": message for path, message in exc.errors.items()}
             return error_response(status.HTTP_400_BAD_REQUEST, f"invalid alerts: {exc}", errors)

@@ -26,7 +26,7 @@ from integrations.gotemplate.printing import (
     sorted_keys,
     value_text,
 )
-from integrations.gotemplate.values import check_arity, exported, truth, zero_value
+from integrations.gotemplate.values import check_arity, exported, field_value, truth, zero_value
 from integrations.template_sandbox import MAX_OUTPUT_BYTES, check_deadline
 
 MAX_TEMPLATE_DEPTH = 100  # nested {{template}} calls (Go allows 100000; Python's stack does not)
@@ -336,7 +336,7 @@ class State:
         if exported(name) and is_struct(receiver) and name in {f.name for f in dataclasses.fields(receiver)}:
             if has_args:
                 raise self.error(f"{name} has arguments but cannot be invoked as function")
-            return getattr(receiver, name)
+            return field_value(receiver, name)
         raise self.error(f"can't evaluate field {name} in type {go_type_name(receiver)}")
 
     def function(

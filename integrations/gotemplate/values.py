@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from integrations.alertdata import KV
+from integrations.alertdata import KV, Alert
 from integrations.goformat import GoMap
 from integrations.gotemplate.printing import is_list
 
@@ -24,6 +24,16 @@ def zero_value(mapping: Mapping) -> Any:
     if isinstance(mapping, GoMap):
         return 0
     return None
+
+
+def field_value(struct: Any, name: str) -> Any:
+    """A field of the data as Go holds it. An alert whose rule sent no values has a nil
+    map[string]float64 in Grafana, not a nil interface: it prints `map[]`, has length 0 and reads a
+    missing refID as 0, where None would print `<no value>` and fail `.Values.A` and `len`."""
+    value = getattr(struct, name)
+    if value is None and name == "Values" and isinstance(struct, Alert):
+        return GoMap()
+    return value
 
 
 def exported(name: str) -> bool:

@@ -346,7 +346,7 @@ def test_a_template_that_does_not_parse_shows_its_line_next_to_the_content(admin
     html = admin_client.post(url, bad).content.decode()
 
     errors = field_errors(html, "content")
-    assert len(errors) == 1 and errors[0].startswith("Line 2: ")
+    assert len(errors) == 1 and errors[0].startswith("Jinja2 template: line 2: ")
     assert 'style="font-family: monospace"' in html
     assert (
         admin_client.post(url, {"name": "ops.title", "content": "[{{ Status }}] {{ GroupLabels }}"}).status_code == 302

@@ -27,17 +27,25 @@ def preview(client, body, name: str = TEMPLATE_PREVIEW):
 @pytest.mark.parametrize(
     ("body", "status", "answer"),
     [
-        ({"template": "{{ Status }}: {{ Alerts|length }}"}, 200, {"output": "firing: 2"}),  # the sample alerts
-        ({"template": "{{ Status }}", "alerts": []}, 200, {"output": "firing"}),  # empty: the samples too
+        (
+            {"template": "{{ Status }}: {{ Alerts|length }}"},
+            200,
+            {"output": "firing: 2", "syntax": "jinja"},
+        ),  # the sample alerts
+        (
+            {"template": "{{ Status }}", "alerts": []},
+            200,
+            {"output": "firing", "syntax": "jinja"},
+        ),  # empty: the samples too
         (
             {"template": "{{ CommonLabels.team }}", "alerts": [{"labels": {"alertname": "A", "team": "db"}}]},
             200,
-            {"output": "db"},
+            {"output": "db", "syntax": "jinja"},
         ),
         (
             {"template": "ok\n{% if %}"},
             200,
-            {"error": "Expected an expression, got 'end of statement block'", "line": 2},
+            {"error": "Expected an expression, got 'end of statement block'", "line": 2, "syntax": "jinja"},
         ),
         ({"template": 42}, 400, {"error": "Send the template as a string."}),
         ("not json", 400, {"error": "The request is not JSON."}),
@@ -58,7 +66,10 @@ def test_malformed_sample_alerts_are_named_as_such(admin_client):
 
 def test_preview_sees_user_templates(admin_client):
     NotificationTemplate.objects.create(name="team.title", content="Team {{ CommonLabels.team }}")
-    assert preview(admin_client, {"template": '{{ template("team.title") }}'}).json() == {"output": "Team ops"}
+    assert preview(admin_client, {"template": '{{ template("team.title") }}'}).json() == {
+        "output": "Team ops",
+        "syntax": "jinja",
+    }
 
 
 def test_preview_is_post_only_with_csrf_and_for_staff(admin_user, django_user_model):

@@ -21,10 +21,10 @@ def test_create_then_list_and_read(api, admin_token):
     created = api.post(TEMPLATES, {"name": "b.title", "content": "B"}, token=admin_token)
     api.post(TEMPLATES, {"name": "a.title", "content": "A {{ Status }}\n"}, token=admin_token)
 
-    assert (created.status_code, created.json()) == (201, {"name": "b.title", "content": "B"})
+    assert (created.status_code, created.json()) == (201, {"name": "b.title", "content": "B", "syntax": "jinja"})
     assert api.get(TEMPLATES, token=admin_token).json() == [
-        {"name": "a.title", "content": "A {{ Status }}\n"},
-        {"name": "b.title", "content": "B"},
+        {"name": "a.title", "content": "A {{ Status }}\n", "syntax": "jinja"},
+        {"name": "b.title", "content": "B", "syntax": "jinja"},
     ]
     assert api.get(f"{TEMPLATES}/a.title", token=admin_token).json()["content"] == "A {{ Status }}\n"
 
@@ -42,7 +42,7 @@ def test_put_replaces_or_creates(api, admin_token, team_title):
     created = api.put(f"{TEMPLATES}/other", {"content": "new"}, token=admin_token)
 
     assert (replaced.status_code, replaced.json()["content"]) == (200, "Squad {{ CommonLabels.team }}")
-    assert (created.status_code, created.json()) == (201, {"name": "other", "content": "new"})
+    assert (created.status_code, created.json()) == (201, {"name": "other", "content": "new", "syntax": "jinja"})
     assert dict(NotificationTemplate.objects.values_list("name", "content")) == {
         "team.title": "Squad {{ CommonLabels.team }}",
         "other": "new",
@@ -62,22 +62,49 @@ def test_unknown_name_is_404(api, admin_token, method):
 
 
 @pytest.mark.parametrize(
-    ("content", "line", "error"),
+    ("content", "syntax", "line", "column", "error"),
     [
-        ("{{ Status", 1, "unexpected end of template, expected 'end of print statement'."),
-        ("one\n{% if %}", 2, "Expected an expression, got 'end of statement block'"),
-        ("one\ntwo\n{{ x | no_such_filter }}", 3, "No filter named 'no_such_filter'."),
+        (
+            "{{ Status",
+            None,
+            1,
+            None,
+            "Jinja2 template: line 1: unexpected end of template, expected 'end of print statement'.",
+        ),
+        (
+            "one\n{% if %}",
+            None,
+            2,
+            None,
+            "Jinja2 template: line 2: Expected an expression, got 'end of statement block'",
+        ),
+        (
+            "one\ntwo\n{{ x | no_such_filter }}",
+            None,
+            3,
+            None,
+            "Jinja2 template: line 3: No filter named 'no_such_filter'.",
+        ),
+        ("one\n  {{ nope .Status }}", "go", 2, 6, 'Go template: line 2, column 6: function "nope" not defined'),
+        ("{{ if .Status }}", "go", 1, 17, "Go template: line 1, column 17: unexpected EOF"),
+        ("{{ .Status", "go", 1, 11, "Go template: line 1, column 11: unclosed action"),
     ],
 )
-def test_a_template_that_does_not_parse_is_400_with_its_line(api, admin_token, content, line, error):
-    response = api.post(TEMPLATES, {"name": "broken", "content": content}, token=admin_token)
+def test_a_template_that_does_not_parse_is_400_with_its_engine_line_and_column(
+    api, admin_token, content, syntax, line, column, error
+):
+    body = {"name": "broken", "content": content, **({"syntax": syntax} if syntax else {})}
+    response = api.post(TEMPLATES, body, token=admin_token)
     assert response.status_code == 400
     assert response.json() == {
-        "message": f"content: line {line}: {error}",
-        "errors": {"content": [f"line {line}: {error}"]},
+        "message": f"content: {error}",
+        "errors": {"content": [error]},
         "line": line,
+        "column": column,
     }
-    assert api.put(f"{TEMPLATES}/broken", {"content": content}, token=admin_token).json()["line"] == line
+    body.pop("name")
+    assert api.put(f"{TEMPLATES}/broken", body, token=admin_token).json()["line"] == line
+    assert not NotificationTemplate.objects.exists()
     assert not NotificationTemplate.objects.exists()
 
 
@@ -125,15 +152,30 @@ def test_templates_need_the_admin_scope(api, intake_token):
 @pytest.mark.parametrize(
     ("body", "answer"),
     [
-        ({"template": "{{ Status }}"}, {"output": "firing"}),
-        ({"template": ""}, {"output": ""}),
-        ({"template": "{{ Alerts|length }}", "alerts": []}, {"output": "2"}),  # empty: the sample alerts
+        ({"template": "{{ Status }}"}, {"output": "firing", "syntax": "jinja"}),
+        ({"template": "{{ .Status }}"}, {"output": "firing", "syntax": "go"}),  # detected
+        (
+            {"template": '{{ define "t" }}{{ .Status }}{{ end }}', "syntax": "go"},
+            {"output": "t:\nfiring", "syntax": "go"},
+        ),
+        ({"template": "{{ .Status }}", "syntax": "jinja"}, {"error": "unexpected '.'", "line": 1, "syntax": "jinja"}),
+        ({"template": ""}, {"output": "", "syntax": "jinja"}),
+        (
+            {"template": "{{ Alerts|length }}", "alerts": []},
+            {"output": "2", "syntax": "jinja"},
+        ),  # empty: the sample alerts
         (
             {"template": "{{ Alerts[0].Labels.alertname }} {{ Status }}", "alerts": [{"labels": {"alertname": "Up"}}]},
-            {"output": "Up firing"},
+            {"output": "Up firing", "syntax": "jinja"},
         ),
-        ({"template": "one\n{% if %}"}, {"error": "Expected an expression, got 'end of statement block'", "line": 2}),
-        ({"template": '{{ template("nope") }}'}, {"error": 'template "nope" not defined', "line": None}),
+        (
+            {"template": "one\n{% if %}"},
+            {"error": "Expected an expression, got 'end of statement block'", "line": 2, "syntax": "jinja"},
+        ),
+        (
+            {"template": '{{ template("nope") }}'},
+            {"error": 'template "nope" not defined', "line": None, "syntax": "jinja"},
+        ),
     ],
 )
 def test_preview_answers_the_output_or_the_error(api, admin_token, body, answer):
@@ -144,7 +186,7 @@ def test_preview_answers_the_output_or_the_error(api, admin_token, body, answer)
 def test_preview_sees_templates_saved_through_the_api(api, admin_token):
     api.post(TEMPLATES, {"name": "team.title", "content": "Team {{ CommonLabels.team }}"}, token=admin_token)
     body = {"template": '{{ template("team.title") }}', "alerts": [{"labels": {"alertname": "A", "team": "db"}}]}
-    assert api.post(PREVIEW, body, token=admin_token).json() == {"output": "Team db"}
+    assert api.post(PREVIEW, body, token=admin_token).json() == {"output": "Team db", "syntax": "jinja"}
 
 
 @pytest.mark.parametrize(

@@ -64,8 +64,8 @@ def test_both_syntaxes_give_grafanas_default_title():
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("{{ .Status | nope }}", 'Go template, line 1, column 14: function "nope" not defined'),
-        ("line one\n{{ if .Status }}", "Go template, line 2"),
+        ("{{ .Status | nope }}", 'Go template: line 1, column 14: function "nope" not defined'),
+        ("line one\n{{ if .Status }}", "Go template: line 2"),
     ],
 )
 def test_go_errors_name_the_engine_line_and_column(source, message):

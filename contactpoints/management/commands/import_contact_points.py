@@ -1,4 +1,5 @@
-"""manage.py import_contact_points FILE [FILE ...]: apply Grafana provisioning files (spec §6)."""
+"""manage.py import_contact_points FILE [FILE ...]: apply Grafana provisioning files (spec §6):
+contact points and notification templates, with their deletions."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,10 +8,11 @@ from contactpoints.provisioning_files import ProvisioningFileError, import_paths
 
 class Command(BaseCommand):
     help = (
-        "Import contact points from Grafana provisioning files (YAML or JSON; a folder reads its "
-        ".yaml, .yml and .json files). All files apply together, or nothing does. Values may use "
-        "$VAR or ${VAR} from the environment ($$ is a literal $). Imported integrations are "
-        "provisioned from a file: read-only in the admin."
+        "Import contact points and notification templates from Grafana provisioning files (YAML or "
+        "JSON; a folder reads its .yaml, .yml and .json files). All files apply together, or nothing "
+        "does. Values may use $VAR or ${VAR} from the environment ($$ is a literal $), except in "
+        "templates, as in Grafana. Templates are Go templates unless an entry says syntax: jinja. "
+        "Imported integrations and templates are provisioned from a file: read-only in the admin."
     )
 
     def add_arguments(self, parser):

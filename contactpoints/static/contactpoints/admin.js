@@ -13,10 +13,12 @@
     return cookie ? decodeURIComponent(cookie[1]) : "";
   }
 
-  /* {output} or {error, line}; a failure of the request itself reads like a template error. */
-  async function renderPreview(url, template, alerts) {
+  /* {output, syntax} or {error, line, column?, syntax}; a failure of the request itself reads
+     like a template error. A blank syntax means: detect it from the text. */
+  async function renderPreview(url, template, alerts, syntax) {
     const body = { template: template };
     if (alerts !== undefined) body.alerts = alerts;
+    if (syntax) body.syntax = syntax;
     let response;
     try {
       response = await fetch(url, {
@@ -41,7 +43,9 @@
     output.classList.toggle("cp-preview-failed", failed);
     output.classList.toggle("cp-preview-empty", !failed && result.output === "");
     if (failed) {
-      output.textContent = (result.line ? "Line " + result.line + ": " : "Error: ") + result.error;
+      // Go's errors already name the engine, line and column; Jinja2's carry the line apart.
+      const where = result.line && !result.column ? "Line " + result.line + ": " : "";
+      output.textContent = (where || (result.column ? "" : "Error: ")) + result.error;
     } else {
       output.textContent = result.output === "" ? "(renders as nothing)" : result.output;
     }
@@ -65,6 +69,8 @@
     const alertsBox = panel.querySelector(".cp-preview-alerts");
     const output = panel.querySelector(".cp-preview-output");
     const status = panel.querySelector(".cp-preview-status");
+    const syntaxChoice = document.getElementById(panel.dataset.previewSyntaxSource);
+    const engine = panel.querySelector(".cp-preview-engine");
     if (!source) return;
     let timer = null;
     let latest = 0;
@@ -79,8 +85,10 @@
         status.classList.add("cp-preview-failed");
         return;
       }
-      const result = await renderPreview(panel.dataset.previewUrl, source.value, alerts);
+      const syntax = syntaxChoice ? syntaxChoice.value : "";
+      const result = await renderPreview(panel.dataset.previewUrl, source.value, alerts, syntax);
       if (request !== latest) return;
+      if (engine && result.syntax) engine.textContent = "(" + (result.syntax === "go" ? "Go" : "Jinja2") + ")";
       const alertsRejected = Boolean(result.alerts);
       status.textContent = alertsRejected ? result.error : "Rendered as you type, against the sample alerts below.";
       status.classList.toggle("cp-preview-failed", alertsRejected);
@@ -94,6 +102,7 @@
 
     source.addEventListener("input", schedule);
     alertsBox.addEventListener("input", schedule);
+    if (syntaxChoice) syntaxChoice.addEventListener("change", schedule);
     panel.querySelector(".cp-preview-reset").addEventListener("click", function () {
       alertsBox.value = alertsBox.defaultValue;
       schedule();
