@@ -23,7 +23,8 @@ from integrations.gotemplate.defaults import grafana_template_set
 from integrations.template_sandbox import RENDER_SESSION, TimeLimitExceeded, check_deadline, new_session
 
 GO, JINJA = "go", "jinja"
-PREVIEWED = "preview"  # the name a previewed template's own text runs under
+PREVIEWED = "preview"
+PRODUCT_NAME = "ContactPoints"  # the name a previewed template's own text runs under
 SYNTAX_NAMES = {GO: "Go", JINJA: "Jinja2"}
 
 
@@ -53,23 +54,26 @@ class GoTimeLimitFailure(GoTemplateFailure, TimeLimitExceeded):
 
 
 @functools.lru_cache(maxsize=16)
-def _template_set(user_templates: tuple[tuple[str, str], ...]) -> TemplateSet:
+def _template_set(user_templates: tuple[tuple[str, str], ...], product_name: str = PRODUCT_NAME) -> TemplateSet:
     """Grafana's functions, the Go built-ins, then the user's Go templates; one per version of them.
     A set is only read once built (render() parses a setting into a copy), so renders share it."""
-    return grafana_template_set(dict(user_templates))
+    return grafana_template_set(dict(user_templates), product_name=product_name)
 
 
 class GoRenderer:
     """Renders Go-syntax text with the built-ins and the user's Go templates."""
 
-    def __init__(self, user_templates: Mapping[str, str] | None, timeout_seconds: float):
+    def __init__(
+        self, user_templates: Mapping[str, str] | None, timeout_seconds: float, product_name: str = PRODUCT_NAME
+    ):
         self.user_templates = tuple(sorted((user_templates or {}).items()))
         self.timeout_seconds = timeout_seconds
+        self.product_name = product_name
 
     def template_set(self) -> TemplateSet:
         """Raises GoTemplateFailure when a user template no longer parses."""
         try:
-            return _template_set(self.user_templates)
+            return _template_set(self.user_templates, self.product_name)
         except GoTemplateError as exc:
             raise GoTemplateFailure(exc) from None
 

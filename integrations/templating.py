@@ -289,7 +289,8 @@ class TemplateRenderer:
         self.product_name = product_name
         self.version = version
         self.timeout_seconds = timeout_seconds
-        self.go = GoRenderer(go_templates, timeout_seconds)  # Go-syntax text: integrations/go_templates.py
+        # Go-syntax text: integrations/go_templates.py
+        self.go = GoRenderer(go_templates, timeout_seconds, product_name)
 
     def render(
         self, source: str, data: TemplateData, *, extra: Mapping[str, Any] | None = None, syntax: str | None = None

@@ -25,9 +25,14 @@ def grafana_template_set(
     *,
     funcs: Mapping[str, Callable[..., Any]] | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    product_name: str = "ContactPoints",
 ) -> TemplateSet:
-    """A set with Grafana's functions, the built-ins, then the user's templates (name -> source)."""
-    templates = TemplateSet({**grafana_functions(), **(funcs or {})}, timeout_seconds=timeout_seconds)
+    """A set with Grafana's functions, the built-ins, then the user's templates (name -> source).
+
+    `productName` is ours, for slack.default.footer: it names the product as Grafana's names Grafana.
+    """
+    ours = {"productName": lambda: product_name}
+    templates = TemplateSet({**grafana_functions(), **ours, **(funcs or {})}, timeout_seconds=timeout_seconds)
     templates.add("__grafana_defaults", DEFAULTS_SOURCE)
     for name, source in (user_templates or {}).items():
         templates.add(name, source)

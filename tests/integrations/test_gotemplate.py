@@ -398,7 +398,8 @@ GROUPS = {
     "all resolved": ([RESOLVED], {"alertname": "alert1"}),
 }
 BUILT_INS = ["default.title", "default.message", "teams.default.message", "default.message_color"]
-BUILT_INS += ["webhook.default.payload.state", "jira.default.priority"]
+BUILT_INS += ["webhook.default.payload.state", "jira.default.priority", "slack.default.footer"]
+BUILT_INS += ["webhook.default.payload"]
 
 
 @pytest.mark.parametrize("name", BUILT_INS)
@@ -406,7 +407,12 @@ BUILT_INS += ["webhook.default.payload.state", "jira.default.priority"]
 def test_go_built_ins_render_the_jinja_built_ins_text(group, name):
     alerts, group_labels = GROUPS[group]
     data = build_template_data(
-        alerts, receiver="cp", group_key="k", group_labels=group_labels, external_url="http://localhost"
+        alerts,
+        receiver="cp",
+        group_key="k",
+        group_labels=group_labels,
+        external_url="http://localhost",
+        app_version="1.2",
     )
     assert grafana_template_set().execute(name, data) == TemplateRenderer().render_named(name, data)
 
