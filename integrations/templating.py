@@ -43,6 +43,7 @@ from integrations.alertdata import (
 from integrations.go_templates import GO, JINJA, GoRenderer, GoTemplateFailure, GoTimeLimitFailure, parses_as_go
 from integrations.goformat import Time
 from integrations.gotemplate import is_go_template
+from integrations.gotemplate.grafana_funcs import grafana_explore_url, query_from_generator_url
 from integrations.template_regex import regex_match, regex_replace_all
 from integrations.template_sandbox import (
     GUARD_FILTERS,
@@ -207,6 +208,8 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "toJsonPretty": lambda indent, value: _go_json(value, indent),
     "fromJson": _from_json,
     "stringSlice": lambda *items: [str(item) for item in items],
+    "grafanaExploreURL": grafana_explore_url,
+    "queryFromGeneratorURL": query_from_generator_url,
 }
 
 

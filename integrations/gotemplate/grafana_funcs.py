@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, quote_plus, unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -22,6 +23,7 @@ from integrations.goformat import Time
 from integrations.gotemplate.printing import check_printable, is_list, value_text
 from integrations.template_regex import regex_match, regex_replace_all
 from integrations.template_sandbox import MAX_OUTPUT_BYTES
+from integrations.values import go_json as struct_json
 
 
 def title(text: str) -> str:
@@ -88,6 +90,33 @@ def coll_append(value: Any, items: Any) -> list[Any]:
     return [*items, value]
 
 
+def grafana_explore_url(grafana_url: str, datasource: str, start: str, end: str, expr: str) -> str:
+    """Grafana's link to a Prometheus range query in Explore: the query as Go's JSON in `left`."""
+    params = {
+        "range": {"from": str(start), "to": str(end)},
+        "queries": [
+            {
+                "datasource": {"type": "prometheus", "uid": str(datasource)},
+                "expr": str(expr),
+                "instant": False,
+                "range": True,
+                "refId": "A",
+            }
+        ],
+    }
+    # Go marshals a struct in field order (not sorted like a map): values.go_json keeps dict order.
+    return f"{grafana_url}/explore?left={quote_plus(struct_json(params).decode(), safe='')}"
+
+
+def query_from_generator_url(generator_url: str) -> str:
+    """The PromQL of a Prometheus alert's generator URL (its `g0.expr`), decoded as Grafana does:
+    once by the query parser, then once more."""
+    values = parse_qs(urlsplit(str(generator_url)).query, keep_blank_values=True).get("g0.expr")
+    if not values:
+        raise ValueError("query not found in the generator URL")
+    return unquote_plus(values[0])
+
+
 def grafana_functions(*, tenant_id: Any = None) -> dict[str, Callable[..., Any]]:
     """The function table Grafana's notification templates see (spec §3.5)."""
     return {
@@ -110,4 +139,6 @@ def grafana_functions(*, tenant_id: Any = None) -> dict[str, Callable[..., Any]]
         "data.ToJSONPretty": lambda indent, value: go_json(value, str(indent)),
         "time.Now": lambda: Time.of(datetime.now(UTC)),
         "tenantID": lambda: tenant_id,
+        "grafanaExploreURL": grafana_explore_url,
+        "queryFromGeneratorURL": query_from_generator_url,
     }

@@ -88,3 +88,36 @@ def test_go_printf_widths_have_the_sandboxs_bound(source):
     with pytest.raises(TemplateError) as error:
         render(source)
     assert "exceeds the maximum of 10000" in str(error.value)
+
+
+GENERATOR = "http://prom:9090/graph?g0.expr=up%7Bjob%3D%22api%22%7D+%3D%3D+0&g0.tab=1"
+# Go's json.Marshal of Grafana's explore struct (field order, `>` escaped), then url.QueryEscape.
+EXPLORE = (
+    "http://grafana/explore?left=%7B%22range%22%3A%7B%22from%22%3A%22now-1h%22%2C%22to%22%3A%22now%22%7D%2C"
+    "%22queries%22%3A%5B%7B%22datasource%22%3A%7B%22type%22%3A%22prometheus%22%2C%22uid%22%3A%22prom1%22%7D%2C"
+    "%22expr%22%3A%22up+%5Cu003e+0%22%2C%22instant%22%3Afalse%2C%22range%22%3Atrue%2C%22refId%22%3A%22A%22%7D%5D%7D"
+)
+
+
+@pytest.mark.parametrize(
+    ("go", "jinja", "expected"),
+    [
+        (
+            f'{{{{ queryFromGeneratorURL "{GENERATOR}" }}}}',
+            f'{{{{ queryFromGeneratorURL("{GENERATOR}") }}}}',
+            'up{job="api"} == 0',
+        ),
+        (
+            '{{ grafanaExploreURL "http://grafana" "prom1" "now-1h" "now" "up > 0" }}',
+            '{{ grafanaExploreURL("http://grafana", "prom1", "now-1h", "now", "up > 0") }}',
+            EXPLORE,
+        ),
+    ],
+)
+def test_grafanas_url_functions_in_both_syntaxes(go, jinja, expected):
+    assert render(go) == render(jinja) == expected
+
+
+def test_a_generator_url_without_a_query_is_a_template_error():
+    with pytest.raises(TemplateError, match="query not found in the generator URL"):
+        render('{{ queryFromGeneratorURL "http://prom:9090/graph" }}')
