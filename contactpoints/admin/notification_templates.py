@@ -21,9 +21,9 @@ MANAGED_PROVENANCES = (Provenance.API, Provenance.FILE)
 SYNTAX_HELP = (
     "Go: Grafana's text/template (<code>{{ .CommonLabels.team }}</code>, "
     '<code>{{ template "default.title" . }}</code>); Jinja2: <code>{{ CommonLabels.team }}</code>, '
-    '<code>template("default.title")</code>. "Detect" picks Go when the content parses as Go and uses a '
-    "form only Go has (<code>.Field</code>, <code>$</code>, <code>if</code>/<code>range</code>/"
-    "<code>define</code>, <code>{{/* */}}</code>), else Jinja2."
+    '<code>template("default.title")</code>. "Detect" picks Go when the content uses a form only Go has '
+    "(<code>.Field</code>, <code>$x</code>, <code>{{/* */}}</code>), parses as Go with a keyword "
+    "(<code>define</code>, <code>if</code>, <code>range</code>…) or is Go and not Jinja2; else Jinja2."
 )
 
 

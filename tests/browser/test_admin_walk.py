@@ -224,6 +224,24 @@ def test_template_editor_previews_as_you_type(page, screenshot):
     expect(page.locator(".messagelist")).to_contain_text("ops.title")
 
 
+def test_template_editor_previews_go_templates_and_names_the_engine(page):
+    page.goto("/admin/contactpoints/notificationtemplate/add/")
+    output = page.locator(".cp-editor-preview .cp-preview-output")
+    engine = page.locator(".cp-editor-preview .cp-preview-engine")
+    page.fill("#id_name", "ops")
+    page.fill("#id_content", '{{ define "ops.title" }}{{ .Status | toUpper }}: {{ len .Alerts.Firing }}{{ end }}')
+    expect(output).to_have_text("ops.title:\nFIRING: 1")
+    expect(engine).to_have_text("(Go)")
+
+    page.fill("#id_content", "{{ .Status | nope }}")
+    expect(output).to_have_text('Go template: line 1, column 14: function "nope" not defined')
+
+    page.select_option("#id_syntax", "jinja")  # the chosen syntax wins over detection
+    page.fill("#id_content", "{{ Status }}")
+    expect(output).to_have_text("firing")
+    expect(engine).to_have_text("(Jinja2)")
+
+
 def test_pages_fit_a_narrow_screen(page, screenshot):
     seed_other_contact_points()
     contact_point = ContactPoint.objects.get(name="Payments")
