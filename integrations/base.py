@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from integrations.go_templates import GO, GoRenderer, GoTemplateFailure
 from integrations.template_sandbox import TimeLimitExceeded
+from integrations.templating import DEFAULT_TIMEOUT_SECONDS, syntax_of
 from integrations.values import get_path, is_blank, parse_bool, parse_retry_after, pop_path, sha256_hex, status_text
 
 if TYPE_CHECKING:
@@ -257,6 +259,19 @@ class SendContext:
 # -- the integration type -----------------------------------------------------------------
 
 
+def go_template_problems(source: str) -> list[str]:
+    """A Go-syntax setting Grafana could render but this engine cannot (an unknown function) is
+    refused when it is saved, not sent blank. Jinja2 settings keep Grafana's rule: a template error
+    at send time leaves the field empty."""
+    if syntax_of(source) != GO:
+        return []
+    try:
+        GoRenderer(None, DEFAULT_TIMEOUT_SECONDS).check("setting", source)
+    except GoTemplateFailure as failure:
+        return [str(failure)]
+    return []
+
+
 class IntegrationType:
     """Subclass once per type: type, label, description, fields, clean, build, classify/send."""
 
@@ -335,6 +350,8 @@ class IntegrationType:
                 continue
             if declared.required and is_blank(config[declared.key]):
                 errors.append((declared.key, declared.required_error or f"{declared.label} is required"))
+            elif declared.template and isinstance(config[declared.key], str):
+                errors.extend((declared.key, problem) for problem in go_template_problems(config[declared.key]))
         if errors:
             raise SettingsError(errors)
         cls.clean(config)

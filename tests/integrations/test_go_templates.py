@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from integrations.base import SettingsError
 from integrations.go_templates import GO, JINJA
+from integrations.slack import Slack
 from integrations.template_sandbox import render_budget
 from integrations.templating import TemplateError, TemplateRenderer, TemplateTimeLimitError, syntax_of
 from tests.integrations.test_templating import alert, data
@@ -121,3 +123,22 @@ def test_grafanas_url_functions_in_both_syntaxes(go, jinja, expected):
 def test_a_generator_url_without_a_query_is_a_template_error():
     with pytest.raises(TemplateError, match="query not found in the generator URL"):
         render('{{ queryFromGeneratorURL "http://prom:9090/graph" }}')
+
+
+@pytest.mark.parametrize(
+    ("title", "error"),
+    [
+        ("{{ .Status | nope }}", 'Go template: line 1, column 14: function "nope" not defined'),
+        ('{{ template "ops.title" . }}', None),  # defined later in a notification template: fine
+        ("{{ .CommonLabels.alertname }}", None),
+        ("{{ Status | no_such_filter }}", None),  # Jinja2: Grafana's rule, blank at send time
+    ],
+)
+def test_a_go_setting_with_an_unknown_function_is_refused_when_saved(title, error):
+    settings = {"url": "https://hooks.slack.com/services/T0/B0/X", "title": title}
+    if error is None:
+        assert Slack.validate(settings)["title"] == title
+        return
+    with pytest.raises(SettingsError) as refused:
+        Slack.validate(settings)
+    assert refused.value.errors == [("title", error)]
