@@ -196,6 +196,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(INTAKE_MAX_BYTES * 2, 2621440)
 
 CPU_COUNT = os.cpu_count() or 1
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=CPU_COUNT * 2 + 1)
+# Threads per gunicorn process: the gthread worker keeps client connections alive between
+# requests (the sync worker closes each one, and a new TCP connection per alert cost a third of
+# the intake's throughput in `make bench`).
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+# One line per request through the runner's pipe costs about a tenth of the intake's throughput;
+# Alertmanager logs none either. Errors are always logged.
+WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=False)
 # Deliveries wait on the network, so the worker runs threads. More than a few per core only
 # adds GIL contention (bench: 4 threads delivered 170/s in-process, 16 threads 107/s); run
 # `make worker` for more capacity.

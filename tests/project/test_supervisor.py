@@ -320,9 +320,14 @@ def test_browser_host(bind: str, host: str) -> None:
 
 def test_program_commands_follow_settings(settings, tmp_path: Path) -> None:
     settings.BIND, settings.PORT, settings.WEB_CONCURRENCY, settings.WORKER_CONCURRENCY = "0.0.0.0", 8123, 3, 7
+    settings.WEB_THREADS, settings.WEB_ACCESS_LOG = 6, False
     web = run_all.program_argv("web", tmp_path)
     assert web[web.index("--bind") + 1] == "0.0.0.0:8123"
     assert web[web.index("--workers") + 1] == "3"
+    assert (web[web.index("--worker-class") + 1], web[web.index("--threads") + 1]) == ("gthread", "6")
+    assert "--access-logfile" not in web
+    settings.WEB_ACCESS_LOG = True
+    web = run_all.program_argv("web", tmp_path)
     assert web[web.index("--access-logfile") + 1] == "-"
     worker = run_all.program_argv("worker", tmp_path)
     assert worker[worker.index("--pool") + 1] == "threads"

@@ -39,6 +39,7 @@ def gunicorn(log_path: Path, **env: str) -> Iterator[Gunicorn]:
     """`gunicorn project.wsgi`, as `make run` starts it, with one worker and the given variables."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "project.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    argv += ["--worker-class", "gthread", "--threads", "2"]  # the worker `make run` uses
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(), **env}
     with open(log_path, "w") as log:
         process = subprocess.Popen([*argv, "--workers", "1"], env=full_env, cwd=ROOT, stdout=log, stderr=log)

@@ -25,7 +25,9 @@ def web_argv() -> list[str]:
         sys.executable, "-m", "gunicorn", "project.wsgi:application",
         "--bind", f"{host}:{settings.PORT}",
         "--workers", str(settings.WEB_CONCURRENCY),
-        "--access-logfile", "-", "--error-logfile", "-",
+        "--worker-class", "gthread", "--threads", str(settings.WEB_THREADS), "--keep-alive", "5",
+        *(["--access-logfile", "-"] if settings.WEB_ACCESS_LOG else []),
+        "--error-logfile", "-",
         "--graceful-timeout", "10",
         # Signals are how we steer it; its default control socket in ~ would clash across checkouts.
         "--no-control-socket",
