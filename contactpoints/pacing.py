@@ -1,0 +1,204 @@
+"""Destination pacing shared by every worker on every machine, kept in Redis.
+
+Each destination (a Slack channel, a Discord webhook, a PagerDuty routing key, …) is paced with
+GCRA, the generic cell rate algorithm: Redis holds one "theoretical arrival time" (TAT) per
+destination, the moment the bucket would be empty again. A reservation takes the next free slot
+and moves the TAT one interval (1/rate) further; `burst` slots may fall at the same moment. A
+destination that answered 429/503 is paused for everyone until its pause-until.
+
+A reservation is a ticket: `reserve()` hands out a slot and says how long to wait for it, and the
+caller sends at that moment without reserving again. Slots are not given back: a caller that
+abandons its slot lets it lapse, which only leaves the destination under-used for one interval.
+A caller that will not hold a slot longer than some time passes `max_wait_seconds`: a longer wait
+is then reported but not reserved, so callers that come back later never push the schedule ahead
+of the senders that are really waiting.
+
+A pause moves every slot handed out after it to the pause's end, spaced from there (the burst
+is allowed again at the end: the provider's own bucket refilled meanwhile). Slots handed out
+before the pause keep their time; a sender holding one reads `state()` just before it sends.
+
+Every clock reading is Redis's TIME inside the script, so workers on machines whose clocks
+disagree still agree on the schedule. Times are whole microseconds: Lua numbers are doubles, which
+hold today's epoch in microseconds exactly, and `%.0f` writes them back without rounding.
+
+When Redis is down, pacing fails open like the intake rate limit: deliveries go out unpaced, and
+a warning says so at most once a minute per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from redis.commands.core import Script
+
+from contactpoints.redis_client import REDIS_ERRORS, get_redis
+
+logger = logging.getLogger(__name__)
+
+_MICROSECONDS = 1_000_000
+OUTAGE_WARNING_INTERVAL_SECONDS = 60.0
+
+# Shared by all scripts: the state hash expires when neither the TAT nor the pause matters any
+# more, which is exactly when an absent key means the same as the stored one.
+_LUA_NOW_AND_EXPIRE = """
+local function now_us()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function field(name)
+    local value = redis.call('HGET', KEYS[1], name)
+    return value and tonumber(value) or 0
+end
+local function expire(now)
+    local last = math.max(field('tat'), field('paused_until'))
+    if last > now then
+        redis.call('PEXPIRE', KEYS[1], math.ceil((last - now) / 1000))
+    end
+end
+"""
+
+# ARGV: interval, burst tolerance, longest wait worth reserving (-1: any), all in microseconds.
+# Returns the wait in microseconds; a wait above the longest one was not reserved.
+_RESERVE = (
+    _LUA_NOW_AND_EXPIRE
+    + """
+local interval, tolerance, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_us()
+local tat = math.max(field('tat'), now)
+local send_at = math.max(tat - tolerance, now, field('paused_until'))
+local wait = send_at - now
+if max_wait >= 0 and wait > max_wait then
+    return wait
+end
+redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', math.max(tat, send_at) + interval))
+expire(now)
+return wait
+"""
+)
+
+# ARGV: pause length in microseconds. A pause only ever moves later.
+_PAUSE = (
+    _LUA_NOW_AND_EXPIRE
+    + """
+local now = now_us()
+local until_us = math.max(field('paused_until'), now + tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'paused_until', string.format('%.0f', until_us))
+expire(now)
+return 1
+"""
+)
+
+# Read-only: Redis's now, the TAT and the pause-until, as strings of microseconds.
+_STATE = (
+    _LUA_NOW_AND_EXPIRE
+    + """
+return {string.format('%.0f', now_us()), string.format('%.0f', field('tat')),
+        string.format('%.0f', field('paused_until'))}
+"""
+)
+
+
+@dataclass(frozen=True)
+class PacingState:
+    paused_until: float | None  # epoch seconds (Redis's clock), None when not paused
+    next_slot_in: float  # seconds until a reservation made now would be sent
+
+
+def reserve(key: str, rate_per_second: float | None, burst: int = 1, max_wait_seconds: float | None = None) -> float:
+    """Take the destination's next send slot; the seconds to wait before sending (0.0: now).
+
+    `rate_per_second=None` means unlimited: no wait and no Redis call. With `max_wait_seconds`,
+    a longer wait is returned without reserving the slot: come back after roughly that long.
+    """
+    if rate_per_second is None:
+        return 0.0
+    interval_us = _interval_us(rate_per_second, burst)
+    max_wait_us = -1 if max_wait_seconds is None else round(max(max_wait_seconds, 0.0) * _MICROSECONDS)
+    try:
+        wait_us = _script(_RESERVE)(keys=[_redis_key(key)], args=[interval_us, (burst - 1) * interval_us, max_wait_us])
+    except REDIS_ERRORS as exc:
+        _warn_outage(exc)
+        return 0.0
+    return max(int(wait_us), 0) / _MICROSECONDS
+
+
+def pause(key: str, seconds: float) -> None:
+    """Hold every delivery to the destination for `seconds` (a 429's Retry-After, a 503).
+
+    A longer pause already in place is kept. The pause is capped at DELIVERY_RETRY_MAX_SECONDS
+    so a destination cannot hold its deliveries longer than one retry would wait anyway.
+    """
+    seconds = min(seconds, settings.DELIVERY_RETRY_MAX_SECONDS)
+    if not seconds > 0:  # also refuses NaN
+        return
+    try:
+        _script(_PAUSE)(keys=[_redis_key(key)], args=[round(seconds * _MICROSECONDS)])
+    except REDIS_ERRORS as exc:
+        _warn_outage(exc)
+
+
+def state(key: str, rate_per_second: float | None = None, burst: int = 1) -> PacingState | None:
+    """What the admin shows for a destination, read without reserving; None when Redis is down.
+
+    With the destination's rate and burst, `next_slot_in` allows for the burst; without them it
+    is the time until the schedule is empty.
+    """
+    tolerance_us = 0 if rate_per_second is None else (burst - 1) * _interval_us(rate_per_second, burst)
+    try:
+        now_us, tat_us, paused_until_us = (int(v) for v in _script(_STATE)(keys=[_redis_key(key)]))
+    except REDIS_ERRORS as exc:
+        logger.debug("destination pacing state not read: %s", exc)
+        return None
+    paused = paused_until_us > now_us
+    next_slot_us = max(tat_us - tolerance_us, paused_until_us, now_us) - now_us
+    return PacingState(
+        paused_until=paused_until_us / _MICROSECONDS if paused else None,
+        next_slot_in=next_slot_us / _MICROSECONDS,
+    )
+
+
+def _interval_us(rate_per_second: float, burst: int) -> int:
+    if not (math.isfinite(rate_per_second) and rate_per_second > 0):
+        raise ValueError(f"rate_per_second must be a positive number, not {rate_per_second!r}")
+    if burst < 1:
+        raise ValueError(f"burst must be at least 1, not {burst!r}")
+    return max(round(_MICROSECONDS / rate_per_second), 1)
+
+
+def _redis_key(key: str) -> str:
+    # Destination keys can hold secrets (a Slack webhook URL, a routing key): store a digest.
+    return "contactpoints:pacing:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _script(source: str) -> Script:
+    # register_script runs EVALSHA and loads the script again after a Redis restart (NOSCRIPT).
+    return _registered(get_redis(), source)
+
+
+@lru_cache(maxsize=8)  # a few scripts per client; tests swap clients
+def _registered(client: redis.Redis, source: str) -> Script:
+    return client.register_script(source)
+
+
+_outage_lock = threading.Lock()
+_last_outage_warning = -math.inf
+
+
+def _warn_outage(exc: BaseException) -> None:
+    """One warning a minute per process; the rest at DEBUG, so an outage does not flood the log."""
+    global _last_outage_warning
+    with _outage_lock:
+        now = time.monotonic()
+        loud = now - _last_outage_warning >= OUTAGE_WARNING_INTERVAL_SECONDS
+        if loud:
+            _last_outage_warning = now
+    level = logging.WARNING if loud else logging.DEBUG
+    logger.log(level, "destination pacing is off while Redis is unreachable; sending unpaced: %s", exc)
