@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from integrations.go_templates import GO, GoRenderer, GoTemplateFailure
 from integrations.template_sandbox import TimeLimitExceeded
-from integrations.templating import DEFAULT_TIMEOUT_SECONDS, syntax_of
+from integrations.templating import go_template_problems
 from integrations.values import get_path, is_blank, parse_bool, parse_retry_after, pop_path, sha256_hex, status_text
 
 if TYPE_CHECKING:
@@ -257,19 +256,6 @@ class SendContext:
 
 
 # -- the integration type -----------------------------------------------------------------
-
-
-def go_template_problems(source: str) -> list[str]:
-    """A Go-syntax setting Grafana could render but this engine cannot (an unknown function) is
-    refused when it is saved, not sent blank. Jinja2 settings keep Grafana's rule: a template error
-    at send time leaves the field empty."""
-    if syntax_of(source) != GO:
-        return []
-    try:
-        GoRenderer(None, DEFAULT_TIMEOUT_SECONDS).check("setting", source)
-    except GoTemplateFailure as failure:
-        return [str(failure)]
-    return []
 
 
 class IntegrationType:
