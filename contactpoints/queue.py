@@ -98,6 +98,7 @@ def claim(limit: int, ids: list | None = None) -> Batch:
 # The claimed deliveries with what sending needs, in one query (select_related, written out once).
 _LOADED = (Delivery, Notification, Integration, ContactPoint)
 _LOADED_FIELDS = [rows.all_fields(model) for model in _LOADED]
+_LOADED_STARTS = [sum(len(names) for names in _LOADED_FIELDS[:index]) for index in range(len(_LOADED))]
 _LOAD_CLAIMED_SQL = f"""
     SELECT {rows.columns(Delivery, "d")}, {rows.columns(Notification, "n")},
         {rows.columns(Integration, "i")}, {rows.columns(ContactPoint, "c")}
@@ -109,18 +110,24 @@ _LOAD_CLAIMED_SQL = f"""
 """  # noqa: S608 - table and column names are the models'
 
 
+def _part(row: tuple, index: int) -> Any:
+    """The instance of the `index`th loaded model in a row of the joined query."""
+    start, names = _LOADED_STARTS[index], _LOADED_FIELDS[index]
+    return rows.instance(_LOADED[index], names, row[start : start + len(names)])
+
+
 def _load_claimed(claim_value: Any) -> list[Delivery]:
     with connection.cursor() as cursor:
         cursor.execute(_LOAD_CLAIMED_SQL, [DeliveryStatus.SENDING, claim_value])
         found = cursor.fetchall()
+    integrations: dict[Any, Integration] = {}  # one instance per integration: built and decrypted once
     deliveries = []
     for row in found:
-        start, parts = 0, []
-        for model, names in zip(_LOADED, _LOADED_FIELDS, strict=True):
-            parts.append(rows.instance(model, names, row[start : start + len(names)]))
-            start += len(names)
-        delivery, notification, integration, contact_point = parts
-        integration.contact_point = contact_point
+        delivery, notification = (_part(row, index) for index in range(2))
+        integration = integrations.get(delivery.integration_id)
+        if integration is None:
+            integration = integrations[delivery.integration_id] = _part(row, 2)
+            integration.contact_point = _part(row, 3)
         delivery.notification, delivery.integration = notification, integration
         deliveries.append(delivery)
     return deliveries
