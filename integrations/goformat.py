@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # -- time, printed and formatted the way Go does -----------------------------------------------
 
@@ -172,3 +173,18 @@ class GoMap(dict):
 
     def __str__(self) -> str:
         return "map[" + " ".join(f"{key}:{self[key]}" for key in sorted(self)) + "]"
+
+
+# A zone name as the tz database spells it: nothing that could walk out of the zoneinfo folder.
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+
+
+def in_time_zone(value: Time, name: str) -> Time:
+    """The same instant in the named zone (Go's `tz`); ValueError when there is no such zone."""
+    if not _ZONE_NAME.fullmatch(name or ""):
+        raise ValueError(f"no time zone named {name!r}")
+    try:
+        zone = ZoneInfo(name)
+    except ZoneInfoNotFoundError as exc:
+        raise ValueError(f"no time zone named {name!r}") from exc
+    return Time.of(value.astimezone(zone))

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined
 from jinja2.filters import do_title
@@ -41,7 +40,7 @@ from integrations.alertdata import (
     to_plain,
 )
 from integrations.go_templates import GO, JINJA, GoRenderer, GoTemplateFailure, GoTimeLimitFailure, parses_as_go
-from integrations.goformat import Time
+from integrations.goformat import Time, in_time_zone
 from integrations.gotemplate import is_go_template
 from integrations.gotemplate.grafana_funcs import grafana_explore_url, query_from_generator_url
 from integrations.template_regex import regex_match, regex_replace_all
@@ -61,6 +60,7 @@ from integrations.template_sandbox import (
     new_session,
     render_budget,
 )
+from integrations.values import escape_like_go_json
 
 __all__ = [
     "KV",
@@ -140,11 +140,9 @@ def _as_time(value: Any) -> Time:
 
 
 def _tz(name: str, value: Any) -> Time:
-    if not re.fullmatch(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*", name or ""):
-        raise ValueError(f"unknown time zone {name!r}")
     try:
-        return Time.of(_as_time(value).astimezone(ZoneInfo(name)))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        return in_time_zone(_as_time(value), name)
+    except ValueError as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
@@ -158,9 +156,7 @@ def _go_json(value: Any, indent: str | None = None) -> str:
         text = json.dumps(_json_plain(value), ensure_ascii=False, separators=(",", ":"))
     else:
         text = _indented_json(_json_plain(value), indent)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028")):
-        text = text.replace(char, escaped)
-    return text.replace("\u2029", "\\u2029")
+    return escape_like_go_json(text)
 
 
 def _indented_json(plain: Any, indent: Any) -> str:

@@ -141,16 +141,18 @@ def parse_retry_after(value: str | None) -> float | None:
 _GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def go_json(value: Any) -> bytes:
-    """Compact JSON as Go's encoding/json writes it (HTML characters escaped), UTF-8 encoded.
-
-    The escaped characters can only occur inside JSON strings, so replacing them in the
-    output is safe. Dict keys keep their order: callers order struct-like objects as Go does.
-    """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def escape_like_go_json(text: str) -> str:
+    """JSON text with the characters Go's encoding/json escapes (<, >, &, U+2028, U+2029).
+    They can only occur inside JSON strings, so replacing them in the output is safe."""
     for char, escaped in _GO_JSON_ESCAPES.items():
         text = text.replace(char, escaped)
-    return text.encode()
+    return text
+
+
+def go_json(value: Any) -> bytes:
+    """Compact JSON as Go's encoding/json writes it (HTML characters escaped), UTF-8 encoded.
+    Dict keys keep their order: callers order struct-like objects as Go does."""
+    return escape_like_go_json(json.dumps(value, ensure_ascii=False, separators=(",", ":"))).encode()
 
 
 _GO_QUOTE_ESCAPES = {

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, unquote_plus, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from integrations.alertdata import to_plain
-from integrations.goformat import Time
+from integrations.goformat import Time, in_time_zone
 from integrations.gotemplate.printing import check_printable, is_list, value_text
 from integrations.template_regex import regex_match, regex_replace_all
 from integrations.template_sandbox import MAX_OUTPUT_BYTES
+from integrations.values import escape_like_go_json
 from integrations.values import go_json as struct_json
 
 
@@ -49,11 +49,9 @@ def as_time(value: Any) -> Time:
 
 
 def tz(name: str, value: Any) -> Time:
-    if not re.fullmatch(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*", name or ""):
-        raise ValueError(f"unknown time zone {name}")
     try:
-        return Time.of(as_time(value).astimezone(ZoneInfo(name)))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        return in_time_zone(as_time(value), name)
+    except ValueError as exc:
         raise ValueError(f"unknown time zone {name}") from exc
 
 
@@ -61,10 +59,9 @@ def go_json(value: Any, indent: str | None = None) -> str:
     """encoding/json: maps sorted, HTML characters escaped, compact unless indented."""
     separators = (",", ": ") if indent is not None else (",", ":")
     check_printable(value)
-    text = json.dumps(to_plain(value, value_text), ensure_ascii=False, indent=indent, separators=separators)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028")):
-        text = text.replace(char, escaped)
-    return text.replace("\u2029", "\\u2029")
+    return escape_like_go_json(
+        json.dumps(to_plain(value, value_text), ensure_ascii=False, indent=indent, separators=separators)
+    )
 
 
 def parse_data(text: str) -> Any:

@@ -3,6 +3,8 @@ text is for, Grafana's built-ins by name, errors naming the engine, line and col
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from integrations.base import SettingsError
@@ -142,3 +144,17 @@ def test_a_go_setting_with_an_unknown_function_is_refused_when_saved(title, erro
     with pytest.raises(SettingsError) as refused:
         Slack.validate(settings)
     assert refused.value.errors == [("title", error)]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('{{ (index .Alerts 0).StartsAt | tz "Mars/Olympus" }}', "unknown time zone Mars/Olympus"),
+        ('{{ (index .Alerts 0).StartsAt | tz "../../etc/passwd" }}', "unknown time zone ../../etc/passwd"),
+        ("{{ tz('Mars/Olympus', Alerts[0].StartsAt) }}", "unknown time zone 'Mars/Olympus'"),
+        ("{{ tz('../../etc/passwd', Alerts[0].StartsAt) }}", "unknown time zone '../../etc/passwd'"),
+    ],
+)
+def test_an_unknown_time_zone_is_a_template_error_in_both_syntaxes(source, message):
+    with pytest.raises(TemplateError, match=re.escape(message)):
+        render(source)
