@@ -65,10 +65,17 @@ def self_signed_certificate() -> tuple[str, str]:
 
 
 class DrippingReceiver:
-    """Reads the request, then answers `prefix` at once and `dripped` one byte a second."""
+    """Reads the request (unless the protocol has the server speak first, as SMTP does), then
+    answers `prefix` at once and `dripped` one byte a second."""
 
-    def __init__(self, prefix: bytes, dripped: bytes, certificate: tuple[str, str] | None = None) -> None:
-        self.prefix, self.dripped = prefix, dripped
+    def __init__(
+        self,
+        prefix: bytes,
+        dripped: bytes,
+        certificate: tuple[str, str] | None = None,
+        reads_request: bool = True,
+    ) -> None:
+        self.prefix, self.dripped, self.reads_request = prefix, dripped, reads_request
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.scheme = "http"
         if certificate is not None:
@@ -78,8 +85,12 @@ class DrippingReceiver:
         threading.Thread(target=self._serve, daemon=True).start()
 
     @property
+    def port(self) -> int:
+        return self.listener.getsockname()[1]
+
+    @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def _serve(self) -> None:
         while not self.stopped.is_set():
@@ -92,7 +103,8 @@ class DrippingReceiver:
     def _drip(self, connection: socket.socket) -> None:
         with connection:
             try:
-                connection.recv(65536)  # the request: headers and a small body arrive together
+                if self.reads_request:
+                    connection.recv(65536)  # the request: headers and a small body arrive together
                 connection.sendall(self.prefix)
                 for byte in self.dripped:
                     if self.stopped.wait(1.0):
@@ -211,42 +223,13 @@ def test_the_lease_outlives_the_longest_attempt(make_contact_point, receiver, se
     assert delivery.lease_expires_at - claimed_at > longest_attempt
 
 
-class DrippingSmtpServer:
-    """An SMTP server that greets one byte a second: every wait is short, the greeting endless."""
-
-    GREETING = b"220 mail.example.com ESMTP slow\r\n"
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.stopped = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.listener.getsockname()[1]
-
-    def _serve(self) -> None:
-        try:
-            connection, _ = self.listener.accept()
-        except OSError:
-            return
-        with connection:
-            for byte in self.GREETING:
-                if self.stopped.wait(1.0):
-                    return
-                try:
-                    connection.sendall(bytes([byte]))
-                except OSError:
-                    return  # the client gave up, as it should
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.listener.close()
+# An SMTP server greeting one byte a second: every wait is short, the greeting endless.
+SMTP_GREETING = b"220 mail.example.com ESMTP slow\r\n"
 
 
 @pytest.mark.django_db
 def test_an_email_attempt_to_a_dripping_smtp_server_ends_at_the_deadline(make_contact_point, settings):
-    server = DrippingSmtpServer()
+    server = DrippingReceiver(b"", SMTP_GREETING, reads_request=False)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
