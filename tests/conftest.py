@@ -12,6 +12,13 @@ from tests.receivers import Receiver
 SECRET_MARK = "s3cr3t"
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that share the session's real worker (tests/e2e) run last. Once started, that worker
+    and its beat stay up and claim whatever any later test leaves due in the shared test database,
+    racing that test's teardown flush (a deadlock there failed a CI run)."""
+    items.sort(key=lambda item: "celery_worker" in item.fixturenames)
+
+
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog):
     """Whatever a test logs, at any level, must not carry a secret."""
