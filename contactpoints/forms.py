@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
+from contactpoints.destination_rates import FORM_RATE_ERROR, default_rate_help
 from contactpoints.models import ApiToken, Integration
 from integrations.base import Field, IntegrationType, Kind, SettingsError
 from integrations.values import as_bool, get_path, is_blank, pop_path, set_path
@@ -24,7 +25,7 @@ PLAIN_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 LIST_HELP = "A JSON list."
 # Templates and PEM blocks are code: monospace, and no spell-checking squiggles.
 MONOSPACE_ATTRS = {"class": "vLargeTextField", "style": "font-family: monospace", "spellcheck": "false"}
-COMMON_FIELDS = ("contact_point", "enabled", "disable_resolve_message", "position")
+COMMON_FIELDS = ("contact_point", "enabled", "disable_resolve_message", "position", "rate_per_second")
 # The admin view that renders a template against sample alerts (contactpoints/admin/previews.py).
 PREVIEW_URL_NAME = "admin:contactpoints_integration_preview"
 
@@ -251,6 +252,14 @@ class IntegrationForm(forms.ModelForm):
     """Common fields; `integration_form_class` adds one field per declared setting."""
 
     integration_type: type[IntegrationType] | None = None
+    # Judged by the API's rule (contactpoints.destination_rates), with one message for any refusal.
+    rate_per_second = forms.FloatField(
+        required=False,
+        min_value=0,
+        label=Integration._meta.get_field("rate_per_second").verbose_name.capitalize(),
+        help_text=Integration._meta.get_field("rate_per_second").help_text,
+        error_messages={"invalid": FORM_RATE_ERROR, "min_value": FORM_RATE_ERROR},
+    )
 
     class Meta:
         model = Integration
@@ -264,6 +273,8 @@ class IntegrationForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "rate_per_second" in self.fields:
+            self.fields["rate_per_second"].help_text = default_rate_help(self.instance)
         if self.integration_type is None:
             return
         if not self.instance.type:

@@ -13,6 +13,7 @@ from django.db.models import Count
 
 from contactpoints.models import MOVING_STATUSES, Delivery
 from contactpoints.redis_client import REDIS_ERRORS, get_redis
+from integrations.base import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +56,76 @@ def count_attempts(attempts: list[tuple[str, str, float]]) -> None:
         _safely(action)
 
 
-def _read_redis() -> tuple[dict, dict, dict, dict, int | None]:
+# A permanent failure's reason label, from the phrasing of the errors that carry no HTTP status
+# (integrations.http's TransportError texts, contactpoints.sending's, the email type's); first match wins.
+REASONS_BY_ERROR_TEXT = (
+    ("settings no longer validate", "settings_invalid"),
+    ("failed to template", "template_error"),
+    ("timed out", "timeout"),
+    ("TLS verification failed", "tls_error"),
+    ("cannot connect to", "connection_error"),
+    ("failed to dial SMTP server", "connection_error"),
+    ("failed to send notification to email addresses", "smtp_rejected"),
+    ("internal error in the", "internal_error"),
+    ("the worker stopped during this attempt", "worker_lost"),
+)
+
+
+def failure_reason(outcome: Outcome) -> str:
+    """Why a delivery failed for good, as a small set of label values: the HTTP status class when
+    the destination answered (429 apart: a rate limit outlasted the attempts), else the kind of error."""
+    if outcome.http_status is not None:
+        return "http_429" if outcome.http_status == 429 else f"http_{outcome.http_status // 100}xx"
+    return next((reason for text, reason in REASONS_BY_ERROR_TEXT if text in outcome.error), "other")
+
+
+def count_final_outcomes(delivered: list[str], failed: list[tuple[str, str]]) -> None:
+    """Deliveries that reached their end, apart from attempts: the integration types delivered,
+    and (integration type, failure reason) of each that failed for good."""
+
+    def action():
+        pipe = get_redis().pipeline(transaction=False)
+        for integration_type in delivered:
+            pipe.hincrby(KEY_PREFIX + "final", f"{integration_type}|delivered", 1)
+        for integration_type, reason in failed:
+            pipe.hincrby(KEY_PREFIX + "final", f"{integration_type}|failed", 1)
+            pipe.hincrby(KEY_PREFIX + "failures", f"{integration_type}|{reason}", 1)
+        pipe.execute()
+
+    if delivered or failed:
+        _safely(action)
+
+
+HASHES = ("counters", "attempts", "duration_buckets", "duration_sum", "final", "failures")
+
+
+def _read_redis() -> tuple[dict[str, dict[str, str]], int | None]:
     try:
         client = get_redis()
         pipe = client.pipeline(transaction=False)
-        for name in ("counters", "attempts", "duration_buckets", "duration_sum"):
+        for name in HASHES:
             pipe.hgetall(KEY_PREFIX + name)
         pipe.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
-        counters, attempts, buckets, sums, broker_depth = pipe.execute()
+        *hashes, broker_depth = pipe.execute()
     except REDIS_ERRORS:
-        return {}, {}, {}, {}, None
-    decode = lambda d: {k.decode(): v.decode() for k, v in d.items()}  # noqa: E731
-    return decode(counters), decode(attempts), decode(buckets), decode(sums), broker_depth
+        return {name: {} for name in HASHES}, None
+    decoded = [{k.decode(): v.decode() for k, v in found.items()} for found in hashes]
+    return dict(zip(HASHES, decoded, strict=True)), broker_depth
+
+
+def _labelled(name: str, values: dict[str, str], labels: tuple[str, str]) -> list[str]:
+    """One sample per `a|b` field of a hash, labelled with the two label names."""
+    lines = []
+    for key, value in sorted(values.items()):
+        first, second = key.split("|", 1)
+        lines.append(f'{name}{{{labels[0]}="{first}",{labels[1]}="{second}"}} {value}')
+    return lines
 
 
 def render() -> str:
     """The Prometheus text exposition."""
-    counters, attempts, buckets, sums, broker_depth = _read_redis()
+    hashes, broker_depth = _read_redis()
+    counters, attempts, buckets, sums = (hashes[name] for name in HASHES[:4])
     lines = [
         "# HELP contactpoints_notifications_received_total Intake requests accepted.",
         "# TYPE contactpoints_notifications_received_total counter",
@@ -81,10 +135,16 @@ def render() -> str:
         f"contactpoints_alerts_received_total {counters.get('alerts', 0)}",
         "# HELP contactpoints_delivery_attempts_total Delivery attempts by integration type and outcome.",
         "# TYPE contactpoints_delivery_attempts_total counter",
+        *_labelled("contactpoints_delivery_attempts_total", attempts, ("type", "outcome")),
+        "# HELP contactpoints_deliveries_final_total Deliveries that reached their end (delivered, or failed for "
+        "good after their last attempt), by integration type.",
+        "# TYPE contactpoints_deliveries_final_total counter",
+        *_labelled("contactpoints_deliveries_final_total", hashes["final"], ("type", "outcome")),
+        "# HELP contactpoints_delivery_failures_total Deliveries that failed for good, by integration type and "
+        "reason (http_4xx, http_5xx, http_429, timeout, connection_error, settings_invalid, ...).",
+        "# TYPE contactpoints_delivery_failures_total counter",
+        *_labelled("contactpoints_delivery_failures_total", hashes["failures"], ("type", "reason")),
     ]
-    for key, value in sorted(attempts.items()):
-        integration_type, result = key.split("|", 1)
-        lines.append(f'contactpoints_delivery_attempts_total{{type="{integration_type}",outcome="{result}"}} {value}')
     lines += [
         "# HELP contactpoints_delivery_retries_total Attempts that ended in a scheduled retry.",
         "# TYPE contactpoints_delivery_retries_total counter",

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -34,6 +35,15 @@ class ContactPoint(models.Model):
     description = models.TextField(blank=True)
     # Paused: intake is still accepted and recorded, but nothing is sent.
     paused = models.BooleanField(default=False)
+    # Where a notification goes too when one of this contact point's integrations fails for good.
+    fallback = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fallback_for",
+        help_text="Also notified, with the failure in the text, when an integration here fails permanently.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,10 +79,20 @@ class Integration(models.Model):
     paused = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
     provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.NONE, blank=True)
+    # Our own setting beside Grafana's: overrides the destination's default pace (0: not paced).
+    rate_per_second = models.FloatField(
+        "rate (messages per second)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        help_text="Empty: the provider's documented limit. 0: not paced (until the destination answers 429).",
+    )
     # Grafana's contact point status, kept current by every attempt.
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_attempt_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_attempt_error = models.TextField(blank=True)
+    # Set when permanent failures reached INTEGRATION_FAILURE_THRESHOLD (self-monitoring); cleared by a delivery.
+    unhealthy_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -217,6 +237,10 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Delivered as part of another delivery's digest (a storm to a paced destination, issue 11).
+    coalesced_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="coalesced", editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -65,7 +65,8 @@ local function expire(now)
 end
 """
 
-# ARGV: interval, burst tolerance, longest wait worth reserving (-1: any), all in microseconds.
+# ARGV: interval (0: unlimited), burst tolerance, longest wait worth reserving (-1: any), all in
+# microseconds.
 # Returns the wait in microseconds; a wait above the longest one was not reserved.
 _RESERVE = (
     _LUA_NOW_AND_EXPIRE
@@ -78,8 +79,10 @@ local wait = send_at - now
 if max_wait >= 0 and wait > max_wait then
     return wait
 end
-redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', math.max(tat, send_at) + interval))
-expire(now)
+if interval > 0 then  -- unlimited: only the pause applies, and nothing is written
+    redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', math.max(tat, send_at) + interval))
+    expire(now)
+end
 return wait
 """
 )
@@ -115,12 +118,11 @@ class PacingState:
 def reserve(key: str, rate_per_second: float | None, burst: int = 1, max_wait_seconds: float | None = None) -> float:
     """Take the destination's next send slot; the seconds to wait before sending (0.0: now).
 
-    `rate_per_second=None` means unlimited: no wait and no Redis call. With `max_wait_seconds`,
-    a longer wait is returned without reserving the slot: come back after roughly that long.
+    `rate_per_second=None` means unlimited: no wait unless the destination is paused, and
+    nothing written. With `max_wait_seconds`, a longer wait is returned without reserving the
+    slot: come back after roughly that long.
     """
-    if rate_per_second is None:
-        return 0.0
-    interval_us = _interval_us(rate_per_second, burst)
+    interval_us = 0 if rate_per_second is None else _interval_us(rate_per_second, burst)
     max_wait_us = -1 if max_wait_seconds is None else round(max(max_wait_seconds, 0.0) * _MICROSECONDS)
     try:
         wait_us = _script(_RESERVE)(keys=[_redis_key(key)], args=[interval_us, (burst - 1) * interval_us, max_wait_us])

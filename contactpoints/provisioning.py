@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from contactpoints.destination_rates import RATE_KEY, InvalidRate, parse_rate
 from contactpoints.models import UID_MAX_LENGTH, ContactPoint, Integration, Provenance, uid_from_name
 from contactpoints.storable import first_unstorable
 from integrations.base import SettingsError
@@ -42,6 +43,7 @@ class IntegrationSpec:
     settings: dict[str, Any]
     disable_resolve_message: bool = False
     uid: str = ""
+    rate_per_second: float | None = None  # our own `ratePerSecond`; None: the provider's default
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -55,8 +57,23 @@ def to_embedded(integration: Integration) -> dict[str, Any]:
         "type": integration.type,
         "settings": integration.settings_with_secrets_masked(REDACTED),
         "disableResolveMessage": integration.disable_resolve_message,
+        **own_rate(integration),
         "provenance": integration.provenance,
     }
+
+
+def own_rate(integration: Integration) -> dict[str, float]:
+    """`{"ratePerSecond": rate}` when the integration sets its own, else nothing: what Grafana
+    wrote reads back unchanged, and our key only appears where it means something."""
+    return {} if integration.rate_per_second is None else {RATE_KEY: integration.rate_per_second}
+
+
+def read_rate(value: Any, *, from_text: bool = False) -> float | None:
+    """`ratePerSecond` → the stored rate; ProvisioningError naming the field when it is none."""
+    try:
+        return parse_rate(value, from_text=from_text)
+    except InvalidRate as exc:
+        raise ProvisioningError(str(exc)) from None
 
 
 def list_integrations(name: str | None = None):
@@ -112,7 +129,9 @@ def parse_embedded(payload: Any) -> IntegrationSpec:
     uid = "" if uid is None else uid
     if not isinstance(uid, str):
         raise ProvisioningError("uid must be a string")
-    return IntegrationSpec(name, kind, settings_in, disable_resolve, uid.strip())
+    # Absent means the provider's default, as an absent disableResolveMessage means false: PUT replaces.
+    rate = read_rate(payload.get(RATE_KEY))
+    return IntegrationSpec(name, kind, settings_in, disable_resolve, uid.strip(), rate)
 
 
 def check_provenance_change(stored: str, requested: str) -> None:
@@ -152,6 +171,7 @@ def _state(integration: Integration, name: str) -> tuple:
         integration.settings,
         integration.secure_settings or {},
         integration.disable_resolve_message,
+        integration.rate_per_second,
         integration.provenance,
         integration.position,
     )
@@ -192,6 +212,7 @@ def prepare(
         # A value of a kind the type's rules did not expect: bad input, never a server error.
         raise ProvisioningError(f"invalid settings for {spec.type}: {type(exc).__name__}") from None
     integration.disable_resolve_message = spec.disable_resolve_message
+    integration.rate_per_second = spec.rate_per_second
     integration.provenance = provenance
     return PreparedIntegration(integration, spec.name, position, stored_state)
 
@@ -353,6 +374,7 @@ def export_document(contact_points, *, decrypt: bool = False) -> dict[str, Any]:
                         "type": integration.type,
                         "settings": escape_dollars(export_settings(integration, decrypt=decrypt)),
                         "disableResolveMessage": integration.disable_resolve_message,
+                        **own_rate(integration),
                     }
                     for integration in contact_point.integrations.all()
                 ],

@@ -21,6 +21,7 @@ import yaml
 from django.db import transaction
 
 from contactpoints import provisioning, template_provisioning
+from contactpoints.destination_rates import RATE_KEY
 from contactpoints.models import Integration, Provenance
 from contactpoints.provisioning import IntegrationSpec, ProvisioningError
 from contactpoints.template_provisioning import TemplateSpec
@@ -221,7 +222,9 @@ def _receiver_spec(name: str, receiver: Any) -> IntegrationSpec:
         if str(disable_resolve) not in GO_BOOLEANS:
             raise ProvisioningError(f"disableResolveMessage must be true or false, not {disable_resolve!r}")
         disable_resolve = GO_BOOLEANS[str(disable_resolve)]
-    return IntegrationSpec(name, kind, settings_in, disable_resolve, uid)
+    # Our own key (absent in Grafana's files: the provider's default); `$VAR` leaves text.
+    rate = provisioning.read_rate(receiver.get(RATE_KEY), from_text=True)
+    return IntegrationSpec(name, kind, settings_in, disable_resolve, uid, rate)
 
 
 def _read_deletions(deletions: list[Any], entries: FileEntries) -> list[str]:

@@ -26,9 +26,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contactpoints import broker, metrics, rows, sending
+from contactpoints import broker, metrics, monitoring, rows, sending, storms
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
-from contactpoints.sending import Send, SendResult
+from contactpoints.sending import SendResult
 from integrations.base import Result
 from integrations.templating import DEFAULT_TIMEOUT_SECONDS as TEMPLATE_TIMEOUT_SECONDS
 
@@ -172,11 +172,15 @@ def send_and_record(batch: Batch) -> dict[str, str]:
     active = [d for d in batch.deliveries if not d.integration.is_paused]
     statuses = _park(batch, paused)
     if active:
-        start_by = batch.claimed_at + START_WITHIN_SECONDS
-        sends = [Send(d.integration, d.notification, d.firing_only, str(d.id), start_by) for d in active]
-        results = sending.send_many(sends, sending.user_templates())
-        sent = [(d, result) for d, result in zip(active, results, strict=True) if result is not None]
-        statuses.update(_requeue(batch, [d for d, result in zip(active, results, strict=True) if result is None]))
+        plan = storms.plan(active, start_by=batch.claimed_at + START_WITHIN_SECONDS)
+        results = sending.send_many([message.send for message in plan.messages], sending.user_templates())
+        sent, waiting = [], list(plan.waiting)
+        for message, result in zip(plan.messages, results, strict=True):
+            if result is None:
+                waiting += [(delivery, None) for delivery in message.deliveries]
+            else:
+                sent.append((message, result))
+        statuses.update(_put_back(batch, waiting))
         statuses.update(record(batch, sent) if sent else {})
     return statuses
 
@@ -190,21 +194,31 @@ def _park(batch: Batch, paused: list[Delivery]) -> dict[str, str]:
     return {str(d.pk): DeliveryStatus.PAUSED for d in paused}
 
 
-def _requeue(batch: Batch, unsent: list[Delivery]) -> dict[str, str]:
-    """Not started in time (every sender thread was busy): due again at once, no attempt counted."""
-    if not unsent:
+def _put_back(batch: Batch, waiting: list[tuple[Delivery, datetime | None]]) -> dict[str, str]:
+    """Not sent, no attempt counted: due again when their destination's slot comes, or at once
+    (None: no sender thread was free in time, or a pause came while they waited for their slot)."""
+    if not waiting:
         return {}
-    statuses = {}
-    for delivery in unsent:
+    now = timezone.now()
+    statuses, groups = {}, defaultdict(list)
+    for delivery, due_at in waiting:
         was_retried = delivery.attempts - 1 > delivery.attempt_offset
-        statuses[str(delivery.pk)] = DeliveryStatus.RETRYING if was_retried else DeliveryStatus.PENDING
-    for status in set(statuses.values()):
-        pks = [d.pk for d in unsent if statuses[str(d.pk)] == status]
+        status = DeliveryStatus.RETRYING if was_retried else DeliveryStatus.PENDING
+        statuses[str(delivery.pk)] = status
+        groups[(status, due_at or now)].append(delivery.pk)
+    for (status, due_at), pks in groups.items():
         Delivery.objects.filter(pk__in=pks, status=DeliveryStatus.SENDING, claim=batch.claim).update(
-            status=status, attempts=F("attempts") - 1, lease_expires_at=None, claim=None
+            status=status, attempts=F("attempts") - 1, lease_expires_at=None, claim=None, next_attempt_at=due_at
         )
-    logger.warning("%d deliveries waited too long for a sender thread; queued again unsent", len(unsent))
-    broker.publish()
+    at_once = sum(1 for _, due_at in waiting if due_at is None)
+    if at_once:
+        logger.warning(
+            "%d deliveries queued again unsent (no sender thread in time, or their destination paused)", at_once
+        )
+    # One wake, at the earliest: its claims pick up the later ones too. Longer waits: the sweeper rings.
+    earliest = max((min(due_at for _, due_at in groups) - now).total_seconds(), 0.0)
+    if earliest <= settings.MAX_BROKER_COUNTDOWN_SECONDS:
+        broker.publish(countdown_seconds=earliest + WAKE_LATE_SECONDS if earliest else None)
     return statuses
 
 
@@ -237,15 +251,21 @@ def _next_state(delivery: Delivery, result: SendResult, now: datetime) -> tuple[
     return changes, None
 
 
-def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, str]:
-    """Store every attempt and move each delivery on, in one transaction; wake retries that come due soon."""
+def record(batch: Batch, sent: list[tuple[storms.Message, SendResult]]) -> dict[str, str]:
+    """Store every attempt and move each delivery on, in one transaction; wake retries that come due soon.
+
+    A digest's outcome is each of its deliveries' attempt; delivered, they point at its carrier.
+    """
     now = timezone.now()
     # Deliveries whose outcome changes the same fields to the same values share one UPDATE: a
     # batch that all went through is one statement.
     groups: dict[tuple, list] = defaultdict(list)
     statuses, soon = {}, set()
-    for delivery, result in sent:
+    outcomes = [(delivery, result, message) for message, result in sent for delivery in message.deliveries]
+    for delivery, result, message in outcomes:
         changes, delay = _next_state(delivery, result, now)
+        if changes["status"] == DeliveryStatus.DELIVERED and delivery is not message.carrier:
+            changes["coalesced_into"] = message.carrier.pk
         groups[tuple(changes.items())].append(delivery.pk)
         statuses[str(delivery.pk)] = changes["status"]
         if delay is not None and delay <= settings.MAX_BROKER_COUNTDOWN_SECONDS:
@@ -260,7 +280,7 @@ def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, s
             http_status=result.outcome.http_status,
             error=result.outcome.error,
         )
-        for delivery, result in sent
+        for delivery, result, _ in outcomes
     ]
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
@@ -275,9 +295,13 @@ def record(batch: Batch, sent: list[tuple[Delivery, SendResult]]) -> dict[str, s
                 [DeliveryStatus.SENDING, claim_value, *ids],
             )
         _update_health(attempts)
+        monitoring.after_outcomes(
+            [d for d, _, _ in outcomes if statuses[str(d.pk)] == DeliveryStatus.DELIVERED],
+            [(d, r.outcome) for d, r, _ in outcomes if statuses[str(d.pk)] == DeliveryStatus.FAILED],
+        )
         for delay in soon:
             transaction.on_commit(lambda delay=delay: broker.publish(countdown_seconds=delay + WAKE_LATE_SECONDS))
-    metrics.count_attempts([(d.integration.type, str(r.outcome.result), r.duration_seconds) for d, r in sent])
+    metrics.count_attempts([(m.carrier.integration.type, str(r.outcome.result), r.duration_seconds) for m, r in sent])
     return statuses
 
 

@@ -17,9 +17,10 @@ import traceback
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
+from http import HTTPStatus
 from threading import Lock
 from typing import Any
 
@@ -27,15 +28,20 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from contactpoints import pacing
 from contactpoints.models import ContactPoint, Integration, Notification, NotificationTemplate, TemplateSyntax
 from integrations.alertdata import test_alert
 from integrations.base import Outcome, Result, SendContext, SettingsError
+from integrations.destinations import Destination, destination_of
 from integrations.http import HttpTransport, OutboundPolicy
 from integrations.registry import UnknownIntegrationType
 from integrations.templating import TemplateRenderer, build_template_data, render_budget
 from integrations.values import scrub
 
 logger = logging.getLogger(__name__)
+
+# A 429 without Retry-After holds its destination this long (Slack's one-message-per-second pace).
+TOO_MANY_REQUESTS_PAUSE_SECONDS = 1.0
 
 
 @cache
@@ -105,6 +111,22 @@ def validated_config(integration: Integration) -> dict[str, Any]:
     return dict(cached[1])  # a type's clean() may adjust its copy; the cached one stays as validated
 
 
+def provider_destination(integration: Integration) -> Destination:
+    """Where the integration's deliveries go, paced as the provider documents. Raises like validated_config()."""
+    smtp_relay = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    return destination_of(integration.type, validated_config(integration), smtp_relay=smtp_relay)
+
+
+def destination(integration: Integration) -> Destination:
+    """Where the integration's deliveries go and how fast: its provider's pace, unless the
+    integration sets its own rate (0: not paced). Raises like validated_config()."""
+    found = provider_destination(integration)
+    if integration.rate_per_second is None:
+        return found
+    rate = integration.rate_per_second or None
+    return replace(found, rate_per_second=rate, burst=1, source="the integration's own rate")
+
+
 def template_renderer(templates: UserTemplates | None = None) -> TemplateRenderer:
     """The built-in templates plus the user's, as every send and preview sees them."""
     templates = user_templates() if templates is None else templates
@@ -136,6 +158,11 @@ class Send:
     idempotency_key: str
     # time.monotonic() after which this send must not start: its lease could lapse mid-send.
     start_by: float | None = None
+    # Its destination's pacing key, and the time.monotonic() of its reserved slot (contactpoints.storms).
+    destination_key: str = ""
+    not_before: float | None = None
+    # A digest: how many notifications `notification` merges (0: not a digest).
+    merged_notifications: int = 0
 
 
 def send_notification(send: Send, templates: UserTemplates) -> SendResult:
@@ -156,9 +183,29 @@ def send_many(sends: list[Send], templates: UserTemplates) -> list[SendResult | 
 
 
 def _send_in_time(send: Send, templates: UserTemplates) -> SendResult | None:
+    """None: not sent, queue it again (no sender thread in time, or its destination was paused
+    while it waited for its slot)."""
     if send.start_by is not None and time.monotonic() > send.start_by:
         return None
-    return send_notification(send, templates)
+    if send.not_before is not None:
+        time.sleep(max(send.not_before - time.monotonic(), 0.0))
+        paced = pacing.state(send.destination_key)
+        if paced is not None and paced.paused_until is not None:
+            return None  # another delivery got a 429 meanwhile: the pause holds this one too
+    result = send_notification(send, templates)
+    pause_seconds = destination_pause_seconds(result.outcome)
+    if send.destination_key and pause_seconds:
+        pacing.pause(send.destination_key, pause_seconds)
+    return result
+
+
+def destination_pause_seconds(outcome: Outcome) -> float | None:
+    """How long an answer holds every delivery to its destination: its Retry-After, and a 429 without one."""
+    if outcome.ok:
+        return None
+    if outcome.retry_after_seconds is not None:
+        return outcome.retry_after_seconds
+    return TOO_MANY_REQUESTS_PAUSE_SECONDS if outcome.http_status == HTTPStatus.TOO_MANY_REQUESTS else None
 
 
 def _send(send: Send, templates: UserTemplates) -> Outcome:
@@ -173,7 +220,9 @@ def _send(send: Send, templates: UserTemplates) -> Outcome:
         alerts = [alert for alert in alerts if alert["status"] == "firing"]
     if not alerts:
         return Outcome.success()  # disableResolveMessage and nothing fires: nothing to send
-    context = _send_context(send.notification, alerts, config, templates, send.idempotency_key)
+    context = _send_context(
+        send.notification, alerts, config, templates, send.idempotency_key, send.merged_notifications
+    )
     try:
         # All templates of this delivery share one render budget, all its requests one deadline.
         with render_budget(context.renderer.timeout_seconds), transport().attempt(context.timeout_seconds):
@@ -198,6 +247,7 @@ def _send_context(
     config: dict[str, Any],
     templates: UserTemplates,
     idempotency_key: str,
+    merged_notifications: int = 0,
 ) -> SendContext:
     data = build_template_data(
         alerts,
@@ -207,6 +257,7 @@ def _send_context(
         external_url=notification.external_url,
         truncated_alerts=notification.truncated_alerts,
         app_version=settings.VERSION,
+        merged_notifications=merged_notifications,
     )
     renderer = template_renderer(templates)
     return SendContext(

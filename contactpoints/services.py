@@ -54,6 +54,30 @@ def accept_notification(
     return answer
 
 
+def notify(
+    contact_point: ContactPoint,
+    alerts: list[dict[str, Any]],
+    *,
+    source: str,
+    group_labels: dict[str, str] | None = None,
+    external_url: str = "",
+    truncated_alerts: int = 0,
+) -> dict[str, Any]:
+    """A notification this service raises itself (a fallback, a self-alert), stored like an intake's.
+
+    Atomic on its own; inside the caller's transaction, the worker's wake follows that commit.
+    """
+    parsed = ParsedIntake(
+        alerts=alerts,
+        source=source,
+        group_labels=group_labels,
+        external_url=external_url,
+        truncated_alerts=truncated_alerts,
+    )
+    with transaction.atomic():
+        return _store(contact_point, parsed, idempotency_key="")
+
+
 def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | None:
     cutoff = timezone.now() - IDEMPOTENCY_WINDOW
     record = IdempotencyKey.objects.filter(contact_point=contact_point, key=key, created_at__gte=cutoff).first()

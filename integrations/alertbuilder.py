@@ -253,6 +253,7 @@ def build_template_data(
     external_url: str,
     truncated_alerts: int = 0,
     app_version: str = "",
+    merged_notifications: int = 0,
 ) -> TemplateData:
     """Grafana's template data for one notification of stored alerts (spec §3.1-§3.3)."""
     now = datetime.now(UTC)
@@ -269,4 +270,5 @@ def build_template_data(
         GroupKey=group_key,
         TruncatedAlerts=truncated_alerts,
         AppVersion=app_version,
+        MergedNotifications=merged_notifications,
     )

@@ -167,6 +167,8 @@ class TemplateData:
     TruncatedAlerts: int = 0
     AppVersion: str = ""
     Vars: dict[str, str] = field(default_factory=dict)
+    # Ours, not Grafana's: how many notifications a digest merged (0: not a digest). Not serialised.
+    MergedNotifications: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of spec §3.1 (Vars is not serialised)."""

@@ -184,6 +184,20 @@ DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
 # Requests one worker process keeps in flight while it waits on the network.
 DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=32)
 
+# Alert storms (README "Alert storms"). A destination's pace is its provider's documented limit
+# (integrations.destinations) unless an integration sets its own rate. A sender thread waits for
+# its slot at most this long; a later slot puts the delivery back in the queue until it comes.
+PACING_HOLD_SECONDS = env.float("PACING_HOLD_SECONDS", default=1.0)
+# More than this many notifications waiting for one paced integration are sent as one digest...
+COALESCE_THRESHOLD = env.int("COALESCE_THRESHOLD", default=5)
+# ...of at most this many notifications (the rest make the next digest).
+DIGEST_MAX_NOTIFICATIONS = env.int("DIGEST_MAX_NOTIFICATIONS", default=100)
+# Self-monitoring: this many permanent failures of one integration within the window mark it
+# unhealthy and raise one notification to OPERATIONS_CONTACT_POINT (a contact point's uid).
+INTEGRATION_FAILURE_THRESHOLD = env.int("INTEGRATION_FAILURE_THRESHOLD", default=3)
+INTEGRATION_FAILURE_WINDOW_SECONDS = env.float("INTEGRATION_FAILURE_WINDOW_SECONDS", default=600.0)
+OPERATIONS_CONTACT_POINT = env("OPERATIONS_CONTACT_POINT", default="")
+
 INTAKE_MAX_BYTES = env.int("INTAKE_MAX_BYTES", default=1048576)
 INTAKE_MAX_ALERTS = env.int("INTAKE_MAX_ALERTS", default=1000)
 INTAKE_RATE_LIMIT = env("INTAKE_RATE_LIMIT", default="6000/min")

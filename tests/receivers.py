@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,9 +35,11 @@ class Answer:
 
 
 class Receiver:
-    """A threaded HTTP server on 127.0.0.1. Script answers with `answer_with`; read `requests`."""
+    """A threaded HTTP server on 127.0.0.1. Script answers with `answer_with`, or decide each one
+    with `respond` (called with each request, in arrival order); read `requests`."""
 
-    def __init__(self) -> None:
+    def __init__(self, respond: Callable[[CapturedRequest], Answer] | None = None) -> None:
+        self.respond = respond
         self.requests: list[CapturedRequest] = []
         self._script: list[Answer] = []
         self.default = Answer(200, b"ok", {"Content-Type": "text/plain"})
@@ -61,7 +64,10 @@ class Receiver:
                     time.monotonic(),
                 )
                 with receiver._lock:
-                    answer = receiver._script.pop(0) if receiver._script else receiver.default
+                    if receiver.respond is not None:
+                        answer = receiver.respond(captured)
+                    else:
+                        answer = receiver._script.pop(0) if receiver._script else receiver.default
                     receiver.requests.append(captured)
                     receiver._arrived.notify_all()
                 self.send_response(answer.status)

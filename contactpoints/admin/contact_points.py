@@ -91,10 +91,10 @@ class IntegrationInline(admin.TabularInline):
 
 @admin.register(ContactPoint)
 class ContactPointAdmin(admin.ModelAdmin):
-    list_display = ("name_display", "uid", "integrations_health", "last_notification")
+    list_display = ("name_display", "uid", "integrations_health", "fallback", "last_notification")
     list_filter = (ContactPointIntegrationTypeFilter, ContactPointHealthFilter, ContactPointPausedFilter)
     search_fields = ("name", "uid")
-    fields = ("name", "uid", "description")
+    fields = ("name", "uid", "description", "fallback")
     inlines = (IntegrationInline,)
     actions = ("pause_selected", "resume_selected", "retry_failed_deliveries", "export_yaml", "export_json")
 
@@ -107,12 +107,17 @@ class ContactPointAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(last_notification_at=Subquery(last_received))
+            .select_related("fallback")
             .prefetch_related("integrations")
         )
 
     def get_form(self, request: HttpRequest, obj: ContactPoint | None = None, change: bool = False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         form.base_fields["uid"].help_text = "Leave blank to use the slug of the name (Ops Team → ops-team)."
+        if "fallback" in form.base_fields and obj is not None:
+            # Never itself: the choice is not offered, and a posted one is refused as not a choice.
+            fallback = form.base_fields["fallback"]
+            fallback.queryset = fallback.queryset.exclude(pk=obj.pk)
         return form
 
     # -- the list ------------------------------------------------------------------------------

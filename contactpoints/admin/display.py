@@ -76,11 +76,26 @@ def ago(moment) -> SafeString:
     return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), exact, text)
 
 
+def unhealthy_badge(integration: Integration) -> SafeString:
+    """Self-monitoring's mark (contactpoints.monitoring): failed repeatedly, until a delivery succeeds."""
+    if integration.unhealthy_since is None:
+        return SafeString("")
+    since = integration.unhealthy_since
+    return format_html(
+        '<span class="cp-badge cp-badge-error" title="{}">unhealthy since <time datetime="{}">{}</time></span> ',
+        "Failed for good too often within the self-monitoring window; cleared by its next delivery.",
+        since.isoformat(),
+        formats.date_format(timezone.localtime(since), "SHORT_DATETIME_FORMAT"),
+    )
+
+
 def health(integration: Integration) -> SafeString:
-    """Grafana's contact point status for one integration: last attempt, its duration and error."""
+    """Grafana's contact point status for one integration: last attempt, its duration and error,
+    behind self-monitoring's unhealthy mark."""
     if integration.last_attempt_at is None:
-        return badge("no attempts yet", "muted")
+        return format_html("{}{}", unhealthy_badge(integration), badge("no attempts yet", "muted"))
     state = badge("failing", "error") if integration.last_attempt_error else badge("ok", "ok")
+    state = format_html("{}{}", unhealthy_badge(integration), state)
     duration = integration.last_attempt_duration_ms
     html = format_html(
         '{} <span class="cp-nowrap">{}{}</span>',

@@ -80,18 +80,25 @@ class ContactPointPausedFilter(admin.SimpleListFilter):
 
 
 class ContactPointHealthFilter(admin.SimpleListFilter):
-    """Grafana's contact point status: did the last attempt of an integration fail?"""
+    """Grafana's contact point status: did the last attempt of an integration fail? And
+    self-monitoring's: is an integration marked unhealthy?"""
 
     title = "health"
     parameter_name = "health"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("failing", "Failing (last attempt of an integration failed)"), ("ok", "OK")]
+        return [
+            ("failing", "Failing (last attempt of an integration failed)"),
+            ("unhealthy", "Unhealthy (an integration failed repeatedly)"),
+            ("ok", "OK"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         failing = _integrations_where(~Q(last_attempt_error=""))
         if self.value() == "failing":
             return queryset.filter(failing)
+        if self.value() == "unhealthy":
+            return queryset.filter(_integrations_where(Q(unhealthy_since__isnull=False)))
         if self.value() == "ok":
             return queryset.exclude(failing)
         return queryset

@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from contactpoints.admin import operations
+from contactpoints.admin.destinations import destinations_view
 from contactpoints.admin.display import health, integration_state, integration_summary, pretty_json
 from contactpoints.admin.filters import ContactPointFilter, IntegrationTypeFilter
 from contactpoints.admin.previews import TemplatePreviewAdminMixin
@@ -110,7 +111,7 @@ class IntegrationAdmin(TemplatePreviewAdminMixin, admin.ModelAdmin):
         integration_type = self.integration_type_for(request, obj)
         if integration_type is None or not self._editable(request, obj):
             return self._read_only_fieldsets(obj)
-        common = ["contact_point", "type_display", "enabled", "disable_resolve_message", "position"]
+        common = ["contact_point", "type_display", "enabled", "disable_resolve_message", "position", "rate_per_second"]
         if obj is not None:
             common.insert(1, "uid")
         return [(None, {"fields": common}), *settings_fieldsets(integration_type, obj)]
@@ -129,6 +130,7 @@ class IntegrationAdmin(TemplatePreviewAdminMixin, admin.ModelAdmin):
             "enabled",
             "disable_resolve_message",
             "position",
+            "rate_per_second",
             "provenance",
         ]
         return [
@@ -234,6 +236,12 @@ class IntegrationAdmin(TemplatePreviewAdminMixin, admin.ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
+            # Before the object paths, which would take "destinations" for an id.
+            path(
+                "destinations/",
+                self.admin_site.admin_view(self.destinations_view),
+                name=f"{prefix}_destinations",
+            ),
             path(
                 "<path:object_id>/pause/",
                 self.admin_site.admin_view(require_POST(self.pause_view)),
@@ -246,6 +254,9 @@ class IntegrationAdmin(TemplatePreviewAdminMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def destinations_view(self, request: HttpRequest) -> HttpResponse:
+        return destinations_view(self, request)
 
     def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._set_paused(request, object_id, paused=True)

@@ -81,7 +81,11 @@ def duplicate_contact_point(original: ContactPoint) -> ContactPoint:
     with transaction.atomic():
         name = _copy_name(original.name)
         copy = ContactPoint.objects.create(
-            name=name, uid=_free_uid(uid_from_name(name)), description=original.description, paused=original.paused
+            name=name,
+            uid=_free_uid(uid_from_name(name)),
+            description=original.description,
+            paused=original.paused,
+            fallback=original.fallback,
         )
         Integration.objects.bulk_create(
             Integration(
@@ -90,6 +94,7 @@ def duplicate_contact_point(original: ContactPoint) -> ContactPoint:
                 settings=integration.settings,
                 secure_settings=integration.secure_settings,
                 disable_resolve_message=integration.disable_resolve_message,
+                rate_per_second=integration.rate_per_second,
                 enabled=integration.enabled,
                 paused=integration.paused,
                 position=integration.position,

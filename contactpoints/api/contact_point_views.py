@@ -1,4 +1,5 @@
-"""GET contact-points (with each integration's health) and POST contact-points/<uid>/test."""
+"""GET contact-points (with each integration's health), PATCH contact-points/<uid> (our own settings)
+and POST contact-points/<uid>/test."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from contactpoints import sending
 from contactpoints.api.errors import error_response
 from contactpoints.api.openapi import error_responses
 from contactpoints.api.serializers import (
+    ContactPointChangeSerializer,
     ContactPointSerializer,
     TestNotificationSerializer,
     TestResultSerializer,
@@ -23,15 +25,39 @@ from contactpoints.models import ContactPoint, Integration
     summary="List contact points",
     description="Every contact point, ordered by name, with its integrations: settings without secrets, "
     "`secureFields` saying which secrets are set, and each integration's health "
-    "(`lastNotifyAttempt`, `lastNotifyAttemptDuration`, `lastNotifyAttemptError`, as in Grafana).",
+    "(`lastNotifyAttempt`, `lastNotifyAttemptDuration`, `lastNotifyAttemptError`, as in Grafana). Our own "
+    "keys: `fallback` (a contact point's uid) and `unhealthySince` (self-monitoring's mark).",
 )
 class ContactPointList(generics.ListAPIView):
     permission_model = (ContactPoint, Integration)  # each with its integrations
     serializer_class = ContactPointSerializer
     pagination_class = None  # a handful of contact points; one query for them, one for integrations
-    queryset = ContactPoint.objects.order_by("name").prefetch_related(
-        Prefetch("integrations", queryset=Integration.objects.order_by("position", "id"))
+    queryset = (
+        ContactPoint.objects.order_by("name")
+        .select_related("fallback")
+        .prefetch_related(Prefetch("integrations", queryset=Integration.objects.order_by("position", "id")))
     )
+
+
+class ContactPointChange(APIView):
+    permission_model = ContactPoint
+
+    @extend_schema(
+        summary="Change a contact point's own settings",
+        description="Sets what is ours beside Grafana's provisioning shape: `fallback`, the uid of the contact "
+        "point that also gets a notification, with the failure in its text, when an integration here fails for "
+        "good (null: none). Fields left out keep their value.",
+        request=ContactPointChangeSerializer,
+        responses={200: ContactPointChangeSerializer},
+    )
+    def patch(self, request, uid: str) -> Response:
+        contact_point = ContactPoint.objects.filter(uid=uid).first()
+        if contact_point is None:
+            return error_response(status.HTTP_404_NOT_FOUND, f"no contact point with uid {uid!r}")
+        body = ContactPointChangeSerializer(contact_point, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        body.save()
+        return Response(body.data)
 
 
 @extend_schema(

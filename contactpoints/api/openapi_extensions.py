@@ -186,6 +186,17 @@ EMBEDDED_FIELDS = {
     },
     "disableResolveMessage": {"type": "boolean", "default": False},
 }
+# Our own keys beside Grafana's: optional both ways, answered only when set.
+OWN_FIELDS = {
+    "ratePerSecond": {
+        "type": "number",
+        "minimum": 0,
+        "nullable": True,
+        "description": "Our own: the integration's pace in messages per second. Absent or null: its provider's "
+        "documented limit; 0: not paced. Answered and exported only when set.",
+        "example": 0.5,
+    },
+}
 
 
 def provisioning_schemas() -> dict[str, dict[str, Any]]:
@@ -194,13 +205,14 @@ def provisioning_schemas() -> dict[str, dict[str, Any]]:
             "type": "object",
             "description": "One integration, in Grafana's EmbeddedContactPoint shape.",
             "required": ["name", "type", "settings"],
-            "properties": EMBEDDED_FIELDS,
+            "properties": {**EMBEDDED_FIELDS, **OWN_FIELDS},
         },
         "EmbeddedContactPoint": {
             "type": "object",
             "required": [*EMBEDDED_FIELDS, "provenance"],
             "properties": {
                 **EMBEDDED_FIELDS,
+                **OWN_FIELDS,
                 "uid": {"type": "string"},
                 "settings": {"type": "object", "description": 'Secrets that are set read "[REDACTED]".'},
                 "provenance": {"type": "string", "enum": [value for value, _ in Provenance.choices]},

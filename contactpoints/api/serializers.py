@@ -91,6 +91,13 @@ class IntegrationSerializer(serializers.ModelSerializer):
     """One integration as the contact point list shows it: secrets only as set or unset."""
 
     disableResolveMessage = serializers.BooleanField(source="disable_resolve_message")
+    ratePerSecond = serializers.FloatField(
+        source="rate_per_second",
+        allow_null=True,
+        min_value=0,
+        help_text="The integration's own pace in messages per second; null: its provider's documented limit, "
+        "0: not paced. Set through the provisioning API or the admin.",
+    )
     settings = serializers.SerializerMethodField()
     secureFields = serializers.SerializerMethodField()
     provenance = serializers.ChoiceField(choices=Provenance.choices)
@@ -101,6 +108,13 @@ class IntegrationSerializer(serializers.ModelSerializer):
     lastNotifyAttemptError = serializers.CharField(
         source="last_attempt_error", help_text="The last attempt's error; empty when it succeeded."
     )
+    unhealthySince = serializers.DateTimeField(
+        source="unhealthy_since",
+        allow_null=True,
+        help_text="Our own: since when self-monitoring marks it unhealthy (it failed for good "
+        "INTEGRATION_FAILURE_THRESHOLD times within INTEGRATION_FAILURE_WINDOW_SECONDS); null while healthy. "
+        "Its next delivery clears it.",
+    )
 
     class Meta:
         model = Integration
@@ -110,12 +124,14 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "settings",
             "secureFields",
             "disableResolveMessage",
+            "ratePerSecond",
             "enabled",
             "paused",
             "provenance",
             "lastNotifyAttempt",
             "lastNotifyAttemptDuration",
             "lastNotifyAttemptError",
+            "unhealthySince",
         ]
 
     def _secret_keys(self, integration: Integration) -> list[str]:
@@ -158,12 +174,37 @@ class IntegrationSerializer(serializers.ModelSerializer):
         return go_duration(integration.last_attempt_duration_ms)
 
 
+FALLBACK_HELP = (
+    "Our own: the uid of the contact point that also gets a notification, with the failure in its text, "
+    "when an integration here fails for good; null for none. Never the contact point itself."
+)
+
+
 class ContactPointSerializer(serializers.ModelSerializer):
+    fallback = serializers.SlugRelatedField(slug_field="uid", read_only=True, allow_null=True, help_text=FALLBACK_HELP)
     integrations = IntegrationSerializer(many=True)
 
     class Meta:
         model = ContactPoint
-        fields = ["uid", "name", "description", "paused", "integrations"]
+        fields = ["uid", "name", "description", "paused", "fallback", "integrations"]
+
+
+class ContactPointChangeSerializer(serializers.ModelSerializer):
+    """PATCH contact-points/<uid>: what is ours to change (Grafana's settings are provisioned)."""
+
+    fallback = serializers.SlugRelatedField(
+        slug_field="uid", queryset=ContactPoint.objects.all(), allow_null=True, help_text=FALLBACK_HELP
+    )
+
+    class Meta:
+        model = ContactPoint
+        fields = ["uid", "name", "fallback"]
+        read_only_fields = ["uid", "name"]
+
+    def validate_fallback(self, fallback: ContactPoint | None) -> ContactPoint | None:
+        if fallback is not None and fallback.pk == self.instance.pk:
+            raise serializers.ValidationError("A contact point cannot fall back to itself.", code="itself")
+        return fallback
 
 
 # -- test notifications (POST contact-points/<uid>/test) -------------------------------------

@@ -14,6 +14,7 @@ urlpatterns = [
     path("intake/<slug:contact_point_uid>/", intake_view.IntakeView.as_view(schema=None)),
     path("provisioning/", include("contactpoints.api.provisioning_urls")),
     path("contact-points", contact_point_views.ContactPointList.as_view(), name="contact-points"),
+    path("contact-points/<str:uid>", contact_point_views.ContactPointChange.as_view(), name="contact-point"),
     path("contact-points/<str:uid>/test", contact_point_views.ContactPointTest.as_view(), name="contact-point-test"),
     path("deliveries", views.DeliveryList.as_view(), name="deliveries"),
     path("deliveries/<uuid:pk>", views.DeliveryDetail.as_view(), name="delivery"),

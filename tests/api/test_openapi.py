@@ -19,6 +19,7 @@ OPERATIONS = [
     ("delete", "/api/v1/provisioning/contact-points/{uid}"),
     ("get", "/api/v1/provisioning/contact-points/export"),
     ("get", "/api/v1/contact-points"),
+    ("patch", "/api/v1/contact-points/{uid}"),
     ("post", "/api/v1/contact-points/{uid}/test"),
     ("get", "/api/v1/deliveries"),
     ("get", "/api/v1/deliveries/{id}"),

@@ -41,12 +41,14 @@ def test_lists_contact_points_by_name_with_their_integrations(api, admin_token, 
         "settings": {"url": "http://127.0.0.1:9/hook", "hmacConfig": {"header": "X-Sig"}},
         "secureFields": {key: key in ("password", "hmacConfig.secret") for key in WEBHOOK_SECRETS},
         "disableResolveMessage": False,
+        "ratePerSecond": None,
         "enabled": True,
         "paused": False,
         "provenance": "",
         "lastNotifyAttempt": None,
         "lastNotifyAttemptDuration": None,
         "lastNotifyAttemptError": "",
+        "unhealthySince": None,
     }
     assert second["secureFields"] == dict.fromkeys(WEBHOOK_SECRETS, False)
     assert "s3cr3t" not in response.content.decode()

@@ -14,8 +14,9 @@ from django.utils import timezone
 from contactpoints import queue as engine
 from contactpoints.intake import parse_intake
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Notification, NotificationTemplate
-from contactpoints.sending import SendResult
+from contactpoints.sending import Send, SendResult
 from contactpoints.services import accept_notification, store_with_deliveries
+from contactpoints.storms import Message
 from integrations.base import Outcome
 from tests.receivers import Answer, Receiver
 
@@ -298,7 +299,9 @@ def test_health_keeps_the_latest_attempt(pending_delivery, receiver):
     older = SendResult(Outcome.failure("older", retryable=False), 0.01, now - timedelta(minutes=1))
     integration = delivery.integration
     type(integration).objects.filter(pk=integration.pk).update(last_attempt_at=now, last_attempt_error="newer")
-    engine.record(batch, [(delivery, older)])
+    engine.record(
+        batch, [(Message([delivery], Send(integration, delivery.notification, False, str(delivery.pk))), older)]
+    )
     integration.refresh_from_db()
     assert integration.last_attempt_error == "newer"
 

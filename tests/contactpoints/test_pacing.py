@@ -77,7 +77,7 @@ def test_unlimited_sends_now_and_writes_nothing_to_redis(key):
 @pytest.mark.parametrize("rate_per_second", [None, 1, 100])
 def test_a_paused_destination_waits_until_the_pause_ends(key, rate_per_second):
     pacing.pause(key, 5)
-    wait = pacing.reserve(key, rate_per_second or 1)
+    wait = pacing.reserve(key, rate_per_second)  # unlimited destinations honour a pause too
     assert_waits([wait], [5])
 
 

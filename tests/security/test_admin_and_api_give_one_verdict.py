@@ -20,6 +20,7 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 
+from contactpoints.destination_rates import API_RATE_ERROR, FORM_RATE_ERROR
 from contactpoints.models import ContactPoint, Integration
 from integrations import registry
 from integrations.base import Field, IntegrationType, Kind
@@ -201,3 +202,44 @@ def test_the_findings_cases_get_the_specs_verdict_at_both_doors(
 
     assert api_verdict(api, admin_token, integration_type, settings) == message
     assert admin_verdict(admin_user, integration_type, settings) == ({key: [message]} if message else {})
+
+
+# -- the integration's own rate: our field beside the settings, one rule at both doors ---------
+
+# As typed in the admin's rate field; the API gets the JSON text itself (null for empty).
+RATE_VALUES = ["", "0", "0.5", "12", "1e3", "-1", "-0.001", "abc", "1e999", "nan", "inf", "true", "[1]"]
+
+
+def rate_json(raw: str) -> str:
+    """The JSON an API client writes for a typed rate: null for nothing, the text when it is JSON
+    (1e999 stays as written: it reads as infinity), else the text as a string."""
+    if not raw:
+        return "null"
+    try:
+        json.loads(raw)
+    except ValueError:
+        return json.dumps(raw)
+    return raw
+
+
+@pytest.mark.parametrize("raw", RATE_VALUES)
+def test_the_admin_form_and_the_api_judge_a_rate_alike(api, admin_token, admin_user, raw):
+    integration_type = registry.get_type("webhook")
+    body = {"name": "API door", "type": "webhook", "settings": integration_type.example, "ratePerSecond": "RATE"}
+    text = json.dumps(body).replace('"RATE"', rate_json(raw))
+    response = api.post(PROVISIONING, raw=text, token=admin_token)
+
+    request = RequestFactory().get("/", {"type": "webhook"})
+    request.user = admin_user
+    form_class = admin.site._registry[Integration].get_form(request)
+    post = browser_post(integration_type, integration_type.example, ContactPoint.objects.create(name="Admin door"))
+    form = form_class(data={**post, "rate_per_second": raw})
+
+    if response.status_code == 202:
+        assert form.is_valid(), form.errors
+        assert (
+            form.cleaned_data["rate_per_second"] == Integration.objects.get(uid=response.json()["uid"]).rate_per_second
+        )
+    else:
+        assert (response.status_code, response.json()["message"]) == (400, API_RATE_ERROR)
+        assert form.errors == {"rate_per_second": [FORM_RATE_ERROR]}
