@@ -29,7 +29,7 @@ from django.utils import timezone
 from contactpoints import broker, metrics, monitoring, rows, sending, storms
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 from contactpoints.sending import SendResult
-from integrations.base import Result
+from integrations.base import Outcome, Result
 from integrations.templating import DEFAULT_TIMEOUT_SECONDS as TEMPLATE_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -285,19 +285,23 @@ def record(batch: Batch, sent: list[tuple[storms.Message, SendResult]]) -> dict[
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
         claim_value = rows.prep(Delivery, "claim", batch.claim)
+        owned = set()
         for changes, pks in groups.items():
             # Only rows this batch still owns: a worker that outlived its lease must not overwrite the next owner.
             ids = [rows.prep(Delivery, "id", pk) for pk in pks]
-            rows.update(
-                Delivery,
-                dict(changes),
-                f"status = %s AND claim = %s AND id IN ({rows.placeholders(len(ids))})",
-                [DeliveryStatus.SENDING, claim_value, *ids],
+            owned.update(
+                rows.update(
+                    Delivery,
+                    dict(changes),
+                    f"status = %s AND claim = %s AND id IN ({rows.placeholders(len(ids))})",
+                    [DeliveryStatus.SENDING, claim_value, *ids],
+                )
             )
         _update_health(attempts)
+        ended = [(d, r.outcome) for d, r, _ in outcomes if rows.prep(Delivery, "id", d.pk) in owned]
         monitoring.after_outcomes(
-            [d for d, _, _ in outcomes if statuses[str(d.pk)] == DeliveryStatus.DELIVERED],
-            [(d, r.outcome) for d, r, _ in outcomes if statuses[str(d.pk)] == DeliveryStatus.FAILED],
+            [d for d, _ in ended if statuses[str(d.pk)] == DeliveryStatus.DELIVERED],
+            [(d, outcome) for d, outcome in ended if statuses[str(d.pk)] == DeliveryStatus.FAILED],
         )
         for delay in soon:
             transaction.on_commit(lambda delay=delay: broker.publish(countdown_seconds=delay + WAKE_LATE_SECONDS))
@@ -356,9 +360,9 @@ def _reclaim_lost_leases(now: datetime) -> int:
     """
     with transaction.atomic():
         lost = list(
-            Delivery.objects.select_for_update(skip_locked=True).filter(
-                status=DeliveryStatus.SENDING, lease_expires_at__lt=now
-            )[:SWEEP_BATCH]
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("notification", "integration__contact_point")
+            .filter(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)[:SWEEP_BATCH]
         )
         for delivery in lost:
             delivery.status = DeliveryStatus.FAILED if delivery.attempts_used_up else DeliveryStatus.RETRYING
@@ -376,6 +380,8 @@ def _reclaim_lost_leases(now: datetime) -> int:
             for delivery in lost
         )
         Delivery.objects.bulk_update(lost, ["status", "next_attempt_at", "lease_expires_at", "claim", "last_error"])
+        lost_for_good = Outcome(Result.FAILED, error=LOST_LEASE_ERROR)
+        monitoring.after_outcomes([], [(d, lost_for_good) for d in lost if d.status == DeliveryStatus.FAILED])
     return len(lost)
 
 

@@ -81,15 +81,17 @@ def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
-def update(model: type[Model], changes: dict[str, Any], where: str, where_values: list[Any]) -> int:
+def update(model: type[Model], changes: dict[str, Any], where: str, where_values: list[Any]) -> list[Any]:
     """UPDATE `model` SET `changes` WHERE `where` (SQL over column names, %s for `where_values`).
 
     For the delivery recorder, which writes after every batch: the ORM compiled each of these
-    statements anew for more CPU than the database spent on them. Returns the rows changed.
+    statements anew for more CPU than the database spent on them. Returns the primary keys of the
+    rows changed (as the database returns them).
     """
     meta = model._meta
     assignments = ", ".join(f"{meta.get_field(name).column} = %s" for name in changes)
     values = [prep(model, name, value) for name, value in changes.items()]
+    sql = f"UPDATE {meta.db_table} SET {assignments} WHERE {where} RETURNING {meta.pk.column}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {meta.db_table} SET {assignments} WHERE {where}", [*values, *where_values])  # noqa: S608
-        return cursor.rowcount
+        cursor.execute(sql, [*values, *where_values])
+        return [pk for (pk,) in cursor.fetchall()]

@@ -576,3 +576,33 @@ def test_api_sets_and_clears_the_fallback(api, admin_token, make_contact_point, 
         f"{LIST}/nobody", {}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {admin_token}"
     )
     assert missing.status_code == 404
+
+
+# -- the state machine's other ends ------------------------------------------------------------------
+
+
+def test_a_lost_lease_that_used_up_the_attempts_falls_back_too(hooks, mail, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 1
+    original = notify(hooks)
+    assert len(engine.claim(1).deliveries) == 1  # a worker claims it, then dies mid-send
+    Delivery.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert engine.sweep()["reclaimed"] == 1
+
+    assert Delivery.objects.get(notification=original).status == DeliveryStatus.FAILED
+    (fallback,) = raised_to(mail, "fallback")
+    assert engine.LOST_LEASE_ERROR in fallback.alerts[0]["annotations"]["delivery_failure"]
+
+
+def test_an_outcome_recorded_by_a_worker_that_lost_its_lease_raises_nothing(hooks, mail, second_receiver):
+    second_receiver.answer_with(Answer(400, b"bad payload"))
+    Integration.objects.filter(contact_point=hooks).update(settings={"url": f"{second_receiver.url}/hook"})
+    notify(hooks)
+    late = engine.claim(1)
+    Delivery.objects.update(claim=None, status=DeliveryStatus.RETRYING)  # the sweeper handed it on meanwhile
+
+    assert engine.send_and_record(late) == {str(late.deliveries[0].pk): DeliveryStatus.FAILED}
+
+    assert len(second_receiver.requests) == 1  # refused for good...
+    assert Delivery.objects.get().status == DeliveryStatus.RETRYING  # ...but not recorded over the next owner
+    assert raised_to(mail, "fallback") == []  # whose attempt decides how it ends
