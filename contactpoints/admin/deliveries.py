@@ -11,11 +11,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from contactpoints import queue
-from contactpoints.admin.display import ago, pretty_json, short, status_badge
+from contactpoints.admin.display import ago, badge, pretty_json, short, status_badge
 from contactpoints.admin.filters import (
     ContactPointFilter,
     DeliveryContactPointFilter,
@@ -80,6 +81,7 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "notification",
         "integration",
         "status_display",
+        "digest",
         "firing_only",
         "attempts",
         "next_attempt_at",
@@ -150,7 +152,20 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_display(self, obj: Delivery) -> str:
+        if obj.coalesced_into_id is not None:
+            return format_html("{} {}", status_badge(obj.status), badge("in a digest", "muted"))
         return status_badge(obj.status)
+
+    @admin.display(description="digest")
+    def digest(self, obj: Delivery) -> SafeString:
+        """Which delivery carried this one's alerts in a digest, or how many this one carried."""
+        if obj.coalesced_into_id is not None:
+            link = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.coalesced_into_id])
+            return format_html('sent in the digest of <a href="{}">{}</a>', link, obj.coalesced_into_id)
+        merged = obj.coalesced.count()
+        if merged:
+            return format_html("carried a digest of its own and {} other notifications", merged)
+        return SafeString("—")
 
     @admin.display(description="type", ordering="integration__type")
     def integration_type(self, obj: Delivery) -> str:

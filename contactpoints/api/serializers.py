@@ -384,6 +384,11 @@ class DeliverySerializer(serializers.ModelSerializer):
     integration_uid = serializers.CharField(source="integration.uid")
     integration_type = serializers.CharField(source="integration.type")
     notification = serializers.UUIDField(source="notification_id")
+    coalesced_into = serializers.UUIDField(
+        source="coalesced_into_id",
+        allow_null=True,
+        help_text="Delivered within this delivery's digest (a storm to a paced destination); null: sent on its own.",
+    )
 
     class Meta:
         model = Delivery
@@ -401,6 +406,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "delivered_at",
+            "coalesced_into",
         ]
 
 

@@ -200,3 +200,21 @@ def test_waiting_deliveries_are_claimed_when_their_slot_comes(make_contact_point
     first, digest = receiver.requests
     assert instances_in(first.json()["attachments"][0]["text"]) == {"host-0"}
     assert digest.json()["attachments"][0]["text"].startswith(f"9 {DIGEST_LINE}")
+
+
+def test_the_history_shows_which_digest_carried_a_delivery(
+    make_contact_point, receiver, api, admin_token, admin_client
+):
+    contact_point = make_contact_point("Ops", [("slack", {"url": f"{receiver.url}{SLACK_PATH}"})])
+    notify(contact_point, 7)
+    engine.deliver_due()
+    listed = api.get("/api/v1/deliveries", token=admin_token).json()["results"]
+    carriers = [d for d in listed if d["coalesced_into"] is None]
+    assert len(carriers) == 1 and len(listed) == 7
+    assert {d["coalesced_into"] for d in listed if d is not carriers[0]} == {carriers[0]["id"]}
+    merged = next(d for d in listed if d["coalesced_into"])
+    page = admin_client.get(f"/admin/contactpoints/delivery/{merged['id']}/change/").content.decode()
+    assert f'sent in the digest of <a href="/admin/contactpoints/delivery/{carriers[0]["id"]}/change/">' in page
+    page = admin_client.get(f"/admin/contactpoints/delivery/{carriers[0]['id']}/change/").content.decode()
+    assert "carried a digest of its own and 6 other notifications" in page
+    assert "in a digest" in admin_client.get("/admin/contactpoints/delivery/").content.decode()
