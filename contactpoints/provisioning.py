@@ -62,6 +62,9 @@ def to_embedded(integration: Integration) -> dict[str, Any]:
     }
 
 
+FALLBACK_KEY = "fallback"  # our own key on a contact point in provisioning files: the fallback's name
+
+
 def own_rate(integration: Integration) -> dict[str, float]:
     """`{"ratePerSecond": rate}` when the integration sets its own, else nothing: what Grafana
     wrote reads back unchanged, and our key only appears where it means something."""
@@ -378,6 +381,8 @@ def export_document(contact_points, *, decrypt: bool = False) -> dict[str, Any]:
                     }
                     for integration in contact_point.integrations.all()
                 ],
+                # Ours, only when set: Grafana's files read back unchanged.
+                **({FALLBACK_KEY: escape_dollars(contact_point.fallback.name)} if contact_point.fallback else {}),
             }
             for contact_point in contact_points
         ],
@@ -386,7 +391,12 @@ def export_document(contact_points, *, decrypt: bool = False) -> dict[str, Any]:
 
 def exported_contact_points(name: str | None = None):
     """The contact points an export covers: those with integrations, by name."""
-    contact_points = ContactPoint.objects.filter(integrations__isnull=False).distinct().prefetch_related("integrations")
+    contact_points = (
+        ContactPoint.objects.filter(integrations__isnull=False)
+        .distinct()
+        .select_related("fallback")
+        .prefetch_related("integrations")
+    )
     if name:
         contact_points = contact_points.filter(name=name) if "\x00" not in name else contact_points.none()
     return contact_points.order_by("name")

@@ -22,8 +22,8 @@ from django.db import transaction
 
 from contactpoints import provisioning, template_provisioning
 from contactpoints.destination_rates import RATE_KEY
-from contactpoints.models import Integration, Provenance
-from contactpoints.provisioning import IntegrationSpec, ProvisioningError
+from contactpoints.models import ContactPoint, Integration, Provenance
+from contactpoints.provisioning import FALLBACK_KEY, IntegrationSpec, ProvisioningError
 from contactpoints.template_provisioning import TemplateSpec
 
 SUPPORTED_API_VERSION = 1
@@ -72,6 +72,8 @@ class FileEntries:
     and deletions of each."""
 
     receivers: list[tuple[IntegrationSpec, int]] = field(default_factory=list)
+    # Our own `fallback` key beside Grafana's: contact point name → its fallback's name ("" unsets).
+    fallbacks: dict[str, str] = field(default_factory=dict)
     deletions: list[str] = field(default_factory=list)
     templates: list[TemplateSpec] = field(default_factory=list)
     template_deletions: list[str] = field(default_factory=list)
@@ -194,6 +196,12 @@ def _read_contact_points(contact_points: list[Any], entries: FileEntries) -> lis
             errors.append(f"{where}: no name is set")
             continue
         name = name.strip()
+        if FALLBACK_KEY in contact_point:
+            fallback = contact_point[FALLBACK_KEY]
+            if fallback is not None and not isinstance(fallback, str):
+                errors.append(f"{name}: {FALLBACK_KEY} must be the name of another contact point")
+            else:
+                entries.fallbacks[name] = (fallback or "").strip()
         receivers = contact_point.get("receivers") or []
         if not isinstance(receivers, list):
             errors.append(f"{name}: receivers must be a list")
@@ -294,6 +302,7 @@ def import_documents(documents: list[Any]) -> ImportSummary:
             changed = provisioning.apply(item)
             bucket = summary.created if item.is_new else summary.updated if changed else summary.unchanged
             bucket.append(item.integration.uid)
+        _apply_fallbacks(entries.fallbacks)
         for uid in entries.deletions:
             if provisioning.delete_integration(uid):
                 summary.deleted.append(uid)
@@ -313,6 +322,26 @@ def _apply_templates(templates: list[TemplateSpec], summary: ImportSummary) -> N
             errors.append(f"template {spec.name}: {exc}")
             continue
         summary.templates[outcome].append(spec.name)
+    if errors:
+        raise ProvisioningFileError(errors)
+
+
+def _apply_fallbacks(fallbacks: dict[str, str]) -> None:
+    """Inside the import's transaction, once the file's contact points exist: each names another,
+    in this file or already stored."""
+    errors = []
+    for name, fallback_name in fallbacks.items():
+        contact_point = ContactPoint.objects.filter(name=name).first()
+        fallback = ContactPoint.objects.filter(name=fallback_name).first() if fallback_name else None
+        if contact_point is None:
+            errors.append(f"{name}: {FALLBACK_KEY} is set on a contact point without receivers")
+        elif fallback_name and fallback is None:
+            errors.append(f"{name}: {FALLBACK_KEY} {fallback_name!r} is no contact point")
+        elif fallback is not None and fallback.pk == contact_point.pk:
+            errors.append(f"{name}: a contact point cannot be its own {FALLBACK_KEY}")
+        elif contact_point.fallback_id != (fallback and fallback.pk):
+            contact_point.fallback = fallback
+            contact_point.save(update_fields=["fallback", "updated_at"])
     if errors:
         raise ProvisioningFileError(errors)
 

@@ -326,3 +326,40 @@ def test_export_can_write_a_file_and_filter_by_name(tmp_path):
     export("--format", "json", "--name", "DB", "--output", str(target))
     document = json.loads(target.read_text())
     assert [c["name"] for c in document["contactPoints"]] == ["DB"]
+
+
+# -- our own key: a contact point's fallback ------------------------------------------------------
+
+WITH_FALLBACK = GOOD.replace("    name: Ops Team\n", "    name: Ops Team\n    fallback: DB\n")
+
+
+def test_a_fallback_imports_exports_and_reimports_unchanged(tmp_path):
+    import_file(write(tmp_path, WITH_FALLBACK))
+    assert ContactPoint.objects.get(name="Ops Team").fallback == ContactPoint.objects.get(name="DB")
+    exported = export("--format", "json")
+    contact_points = {entry["name"]: entry for entry in json.loads(exported)["contactPoints"]}
+    assert contact_points["Ops Team"]["fallback"] == "DB"
+    assert "fallback" not in contact_points["DB"]  # only where set: Grafana's files read back unchanged
+    before = state()
+    assert "0 created, 0 updated, 3 unchanged" in import_file(write(tmp_path, exported, "again.json"))
+    assert state() == before
+    import_file(write(tmp_path, WITH_FALLBACK.replace("fallback: DB", "fallback: ''"), "unset.yaml"))
+    assert ContactPoint.objects.get(name="Ops Team").fallback is None
+
+
+@pytest.mark.parametrize(
+    ("fallback", "error"),
+    [
+        ("Nobody", "Ops Team: fallback 'Nobody' is no contact point"),
+        ("Ops Team", "Ops Team: a contact point cannot be its own fallback"),
+        ("[DB]", "Ops Team: fallback must be the name of another contact point"),
+    ],
+)
+def test_a_bad_fallback_names_the_contact_point_and_changes_nothing(tmp_path, fallback, error):
+    import_file(write(tmp_path, GOOD))
+    before = state()
+    with pytest.raises(CommandError) as raised:
+        import_file(write(tmp_path, WITH_FALLBACK.replace("fallback: DB", f"fallback: {fallback}"), "bad.yaml"))
+    assert error in str(raised.value) and str(raised.value).startswith("nothing imported:")
+    assert state() == before
+    assert ContactPoint.objects.get(name="Ops Team").fallback is None
