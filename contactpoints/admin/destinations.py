@@ -97,14 +97,21 @@ def pace_text(pace: Destination) -> SafeString:
     return format_html('{} <span class="cp-muted">· {}</span>', rate, describe_source(pace))
 
 
-def paused_until_text(state: PacingState | None) -> str:
+def paused_until_text(state: PacingState | None) -> str | SafeString:
+    """The time of day the pause ends (pauses last minutes at most), the full date on hover."""
     if state is None:
         return REDIS_UNAVAILABLE
     if state.paused_until is None:
         return NOT_PAUSED
     moment = timezone.localtime(datetime.fromtimestamp(state.paused_until, tz=UTC))
     remaining = max(state.paused_until - datetime.now(UTC).timestamp(), 0)
-    return f"{formats.date_format(moment, 'DATETIME_FORMAT')} (in {remaining:.0f} s)"
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time> (in {} s)',
+        moment.isoformat(),
+        formats.date_format(moment, "DATETIME_FORMAT"),
+        formats.time_format(moment, "TIME_FORMAT"),
+        f"{remaining:.0f}",
+    )
 
 
 def next_slot_text(state: PacingState | None) -> str:

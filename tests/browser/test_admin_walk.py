@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from contactpoints import queue
+from contactpoints import pacing, queue, sending
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 
 pytestmark = pytest.mark.browser
@@ -186,6 +186,16 @@ def test_on_call_walk(page, screenshot, receiver, deliver_now):
     expect(rows.filter(has_text="Database on-call")).to_contain_text("unexpected 5xx status code: 503")
     expect(rows.filter(has_text="Ops Team")).to_contain_text("ok")
     screenshot("contact-points")
+
+    # Where each integration sends, at what pace; Slack's channel answered 429 a moment ago.
+    slack = Integration.objects.get(type="slack")
+    pacing.pause(sending.destination(slack).key, 30)
+    page.get_by_role("link", name="Integrations").first.click()
+    page.get_by_role("link", name="Destinations and their pacing").click()
+    slack_row = page.locator("#destinations tbody tr", has_text="Slack")
+    expect(slack_row).to_contain_text("1 message/s")
+    expect(slack_row.locator(".cp-badge-warning")).to_have_text("paused")
+    screenshot("destinations")
 
 
 TITLE_TEMPLATE = "[{{ Status|upper }}] {{ CommonLabels.team }}: {{ Alerts.Firing|length }} firing"
