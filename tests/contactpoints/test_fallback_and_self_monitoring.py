@@ -3,6 +3,7 @@ its own, then through the delivery state machine, and what the admin, the API an
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from unittest import mock
@@ -535,17 +536,19 @@ def test_api_shows_unhealthy_since_and_the_fallback_under_our_own_keys(api, admi
     assert answer["Mail"]["integrations"][0]["unhealthySince"] is None
 
 
-def test_grafanas_provisioning_shapes_gain_neither_key(api, admin_token, make_contact_point):
+def test_grafanas_provisioning_shapes_gain_only_the_fallback_where_set(api, admin_token, make_contact_point):
     mail = make_contact_point("Mail", [hook()])
     sick = make_contact_point("Sick", [hook()])
     ContactPoint.objects.filter(pk=sick.pk).update(fallback=mail)
     mark_unhealthy(sick)
 
     listed = api.get("/api/v1/provisioning/contact-points", token=admin_token).content.decode()
-    exported = api.get("/api/v1/provisioning/contact-points/export?format=json", token=admin_token)
+    exported = api.get("/api/v1/provisioning/contact-points/export?format=json", token=admin_token).json()
 
-    for text in (listed, exported.content.decode()):
-        assert "unhealthy" not in text.lower() and "fallback" not in text.lower()
+    assert "unhealthy" not in listed.lower() and "fallback" not in listed.lower()
+    assert "unhealthy" not in json.dumps(exported).lower()  # state, not configuration
+    fallbacks = {c["name"]: c.get("fallback") for c in exported["contactPoints"]}
+    assert fallbacks == {"Mail": None, "Sick": "Mail"}  # configuration as code: our key, only where set
 
 
 def test_api_sets_and_clears_the_fallback(api, admin_token, make_contact_point, client):
