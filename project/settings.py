@@ -110,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # minute: prepared on each connection after their fifth run, PostgreSQL stops re-planning them.
     # Turn off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's, with a health check that polls the socket instead of sending SELECT 1 (project/postgresql).
+    DATABASES["default"]["ENGINE"] = "project.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default (`make run` without DATABASE_URL) has web and worker writing at once.
     # WAL lets readers go on beside the one writer; IMMEDIATE takes the write lock when a

@@ -7,12 +7,16 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 
+import psycopg
 import pytest
 import redis
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.test import RequestFactory
 
 from contactpoints.api.outages import OutageMiddleware
@@ -154,3 +158,31 @@ def test_which_errors_are_outages(error, status):
     assert (response and response.status_code) == status
     if status:
         assert response["Retry-After"] == "5"
+
+
+def pid_in_use() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_a_kept_connection_the_server_ended_is_replaced_before_it_is_used():
+    """The health check polls the socket (project/postgresql): a connection the server ended is
+    seen there and replaced before the next request's or task's first query."""
+    ended_pid = pid_in_use()
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [ended_pid])
+    deadline = time.monotonic() + 5
+    while not select.select([connection.connection.fileno()], [], [], 0)[0] and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server's goodbye is on its way
+    connection.close_if_unusable_or_obsolete()  # what every request and task begins with
+    assert pid_in_use() != ended_pid  # no OperationalError: replaced before it was used
+
+
+def test_a_quiet_kept_connection_is_used_without_a_round_trip():
+    pid = pid_in_use()
+    connection.close_if_unusable_or_obsolete()
+    with mock.patch.object(connections["default"], "is_usable", side_effect=AssertionError("SELECT 1 sent")):
+        connection.close_if_health_check_failed()
+    assert connection.health_check_done
+    assert pid_in_use() == pid
