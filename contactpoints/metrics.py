@@ -7,6 +7,7 @@ themselves are unaffected) and Prometheus sees a counter reset when it comes bac
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 
 from django.conf import settings
 from django.db.models import Count
@@ -39,21 +40,36 @@ def count_notification(alert_count: int) -> None:
 
 
 def count_attempts(attempts: list[tuple[str, str, float]]) -> None:
-    """Finished attempts as (integration type, outcome, duration): outcomes and the histogram."""
+    """Finished attempts as (integration type, outcome, duration): outcomes and the histogram.
+
+    Summed here first: a batch of 50 attempts to one type is a handful of commands, not 200.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    sums: dict[str, float] = defaultdict(float)
+    for integration_type, result, duration_seconds in attempts:
+        counts["attempts", f"{integration_type}|{result}"] += 1
+        if result == "retry":
+            counts["counters", "retries"] += 1
+        bucket = next((str(b) for b in DURATION_BUCKETS_SECONDS if duration_seconds <= b), "+Inf")
+        counts["duration_buckets", f"{integration_type}|{bucket}"] += 1
+        sums[integration_type] += duration_seconds
 
     def action():
-        pipe = get_redis().pipeline(transaction=False)
-        for integration_type, result, duration_seconds in attempts:
-            pipe.hincrby(KEY_PREFIX + "attempts", f"{integration_type}|{result}", 1)
-            if result == "retry":
-                pipe.hincrby(KEY_PREFIX + "counters", "retries", 1)
-            bucket = next((str(b) for b in DURATION_BUCKETS_SECONDS if duration_seconds <= b), "+Inf")
-            pipe.hincrby(KEY_PREFIX + "duration_buckets", f"{integration_type}|{bucket}", 1)
-            pipe.hincrbyfloat(KEY_PREFIX + "duration_sum", integration_type, duration_seconds)
+        pipe = _pipeline_adding(counts)
+        for integration_type, seconds in sums.items():
+            pipe.hincrbyfloat(KEY_PREFIX + "duration_sum", integration_type, seconds)
         pipe.execute()
 
     if attempts:
         _safely(action)
+
+
+def _pipeline_adding(counts: Counter[tuple[str, str]]):
+    """A pipeline that adds each count to its (hash, field)."""
+    pipe = get_redis().pipeline(transaction=False)
+    for (name, key), count in counts.items():
+        pipe.hincrby(KEY_PREFIX + name, key, count)
+    return pipe
 
 
 # A permanent failure's reason label, from the phrasing of the errors that carry no HTTP status
@@ -82,18 +98,12 @@ def failure_reason(outcome: Outcome) -> str:
 def count_final_outcomes(delivered: list[str], failed: list[tuple[str, str]]) -> None:
     """Deliveries that reached their end, apart from attempts: the integration types delivered,
     and (integration type, failure reason) of each that failed for good."""
-
-    def action():
-        pipe = get_redis().pipeline(transaction=False)
-        for integration_type in delivered:
-            pipe.hincrby(KEY_PREFIX + "final", f"{integration_type}|delivered", 1)
-        for integration_type, reason in failed:
-            pipe.hincrby(KEY_PREFIX + "final", f"{integration_type}|failed", 1)
-            pipe.hincrby(KEY_PREFIX + "failures", f"{integration_type}|{reason}", 1)
-        pipe.execute()
-
-    if delivered or failed:
-        _safely(action)
+    counts: Counter[tuple[str, str]] = Counter(("final", f"{kind}|delivered") for kind in delivered)
+    for integration_type, reason in failed:
+        counts["final", f"{integration_type}|failed"] += 1
+        counts["failures", f"{integration_type}|{reason}"] += 1
+    if counts:
+        _safely(lambda: _pipeline_adding(counts).execute())
 
 
 HASHES = ("counters", "attempts", "duration_buckets", "duration_sum", "final", "failures")

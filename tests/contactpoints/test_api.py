@@ -74,3 +74,41 @@ def test_metrics_count_notifications(client, api, intake_token, make_contact_poi
     text = client.get("/metrics").content.decode()
     assert 'contactpoints_deliveries_queued{status="pending"}' in text
     assert "# TYPE contactpoints_delivery_duration_seconds histogram" in text
+
+
+def test_attempts_of_a_batch_are_summed_into_their_counters_and_histogram(db):
+    from contactpoints import metrics
+
+    def samples() -> dict[str, float]:
+        lines = [line.rsplit(" ", 1) for line in metrics.render().splitlines() if not line.startswith("#")]
+        return {name: float(value) for name, value in lines}
+
+    before = samples()
+    metrics.count_attempts([("webhook", "success", 0.004), ("webhook", "success", 0.02), ("webhook", "retry", 3.0)])
+    after = samples()
+    changed = {name: round(after[name] - before.get(name, 0), 6) for name in after if after[name] != before.get(name)}
+    assert changed == {
+        'contactpoints_delivery_attempts_total{type="webhook",outcome="success"}': 2,
+        'contactpoints_delivery_attempts_total{type="webhook",outcome="retry"}': 1,
+        "contactpoints_delivery_retries_total": 1,
+        **{
+            f'contactpoints_delivery_duration_seconds_bucket{{type="webhook",le="{le}"}}': n
+            for le, n in [
+                ("0.005", 1),
+                ("0.01", 1),
+                ("0.025", 2),
+                ("0.05", 2),
+                ("0.1", 2),
+                ("0.25", 2),
+                ("0.5", 2),
+                ("1.0", 2),
+                ("2.5", 2),
+                ("5.0", 3),
+                ("10.0", 3),
+                ("30.0", 3),
+                ("+Inf", 3),
+            ]
+        },
+        'contactpoints_delivery_duration_seconds_sum{type="webhook"}': 3.024,
+        'contactpoints_delivery_duration_seconds_count{type="webhook"}': 3,
+    }
