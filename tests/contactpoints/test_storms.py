@@ -218,3 +218,21 @@ def test_the_history_shows_which_digest_carried_a_delivery(
     page = admin_client.get(f"/admin/contactpoints/delivery/{carriers[0]['id']}/change/").content.decode()
     assert "carried a digest of its own and 6 other notifications" in page
     assert "in a digest" in admin_client.get("/admin/contactpoints/delivery/").content.decode()
+
+
+def test_a_teams_digest_says_how_many_it_merged(make_contact_point, receiver):
+    contact_point = make_contact_point("Ops", [("teams", {"url": f"{receiver.url}/webhookb2/x"})])
+    notify(contact_point, 7)
+    engine.deliver_due()
+    (posted,) = receiver.requests
+    assert f"7 {DIGEST_LINE}" in posted.body.decode()
+
+
+def test_an_email_digest_says_how_many_it_merged(make_contact_point, smtp_server):
+    contact_point = make_contact_point("Ops", [("email", {"addresses": "oncall@example.com"})])
+    contact_point.integrations.update(rate_per_second=1.0)  # email relays publish no limit: paced by choice
+    notify(contact_point, 7)
+    engine.deliver_due()
+    ((_, message),) = smtp_server.messages
+    parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
+    assert len(parts) == 2 and all(f"7 {DIGEST_LINE}" in part for part in parts)  # text and HTML
