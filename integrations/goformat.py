@@ -53,13 +53,19 @@ class Time(datetime):
         return go_format_time(self, layout)
 
     def rfc3339(self) -> str:
-        """Go's JSON form (RFC 3339 with nanoseconds, trailing zeros trimmed)."""
-        return go_format_time(self, "2006-01-02T15:04:05.999999999Z07:00")
+        """Go's JSON form (RFC 3339 with nanoseconds, trailing zeros trimmed): the layout
+        RFC3339_NANO, written out directly because every alert of every payload prints two."""
+        fraction = f"{self.microsecond:06d}".rstrip("0")
+        return (
+            f"{self.year:04d}-{self.month:02d}-{self.day:02d}T{self.hour:02d}:{self.minute:02d}:{self.second:02d}"
+            f"{'.' + fraction if fraction else ''}{_zone_offset(self, 'Z07:00')}"
+        )
 
     def __str__(self) -> str:
         return go_format_time(self, "2006-01-02 15:04:05.999999999 -0700 MST")
 
 
+RFC3339_NANO = "2006-01-02T15:04:05.999999999Z07:00"
 ZERO_TIME = Time(1, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
