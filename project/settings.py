@@ -193,8 +193,9 @@ DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=32)
 PACING_HOLD_SECONDS = env.float("PACING_HOLD_SECONDS", default=1.0)
 # More than this many notifications waiting for one paced integration are sent as one digest...
 COALESCE_THRESHOLD = env.int("COALESCE_THRESHOLD", default=5)
-# ...of at most this many notifications (the rest make the next digest).
-DIGEST_MAX_NOTIFICATIONS = env.int("DIGEST_MAX_NOTIFICATIONS", default=100)
+# ...of at most this many notifications (the rest make the next digest). A digest merges what one
+# claim took, so DELIVERY_BATCH_SIZE bounds it too.
+DIGEST_MAX_NOTIFICATIONS = env.int("DIGEST_MAX_NOTIFICATIONS", default=50)
 # Self-monitoring: this many permanent failures of one integration within the window mark it
 # unhealthy and raise one notification to OPERATIONS_CONTACT_POINT (a contact point's uid).
 INTEGRATION_FAILURE_THRESHOLD = env.int("INTEGRATION_FAILURE_THRESHOLD", default=3)
