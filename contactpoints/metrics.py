@@ -32,11 +32,16 @@ def _safely(action) -> None:
 def count_notification(alert_count: int) -> None:
     def action():
         pipe = get_redis().pipeline(transaction=False)
-        pipe.hincrby(KEY_PREFIX + "counters", "notifications", 1)
-        pipe.hincrby(KEY_PREFIX + "counters", "alerts", alert_count)
+        add_notification(pipe, alert_count)
         pipe.execute()
 
     _safely(action)
+
+
+def add_notification(pipe, alert_count: int) -> None:
+    """Count one accepted notification in a pipeline the caller sends (broker.wake's)."""
+    pipe.hincrby(KEY_PREFIX + "counters", "notifications", 1)
+    pipe.hincrby(KEY_PREFIX + "counters", "alerts", alert_count)
 
 
 def count_attempts(attempts: list[tuple[str, str, float]]) -> None:

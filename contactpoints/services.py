@@ -43,14 +43,15 @@ def accept_notification(
     try:
         # One statement is atomic on its own; the Idempotency-Key row must commit with it.
         with transaction.atomic() if idempotency_key or not _stores_in_one_statement() else nullcontext():
-            answer = _store(contact_point, parsed, idempotency_key)
+            answer, rings = _store(contact_point, parsed, idempotency_key)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
         replay = _replayed_answer(contact_point, idempotency_key) if idempotency_key else None
         if replay is None:
             raise
         return replay
-    metrics.count_notification(len(parsed.alerts))
+    if not rings:  # the wake counts it otherwise, in the same round trip to Redis
+        metrics.count_notification(len(parsed.alerts))
     return answer
 
 
@@ -75,7 +76,8 @@ def notify(
         truncated_alerts=truncated_alerts,
     )
     with transaction.atomic():
-        return _store(contact_point, parsed, idempotency_key="")
+        answer, _ = _store(contact_point, parsed, idempotency_key="", counted=False)  # not an intake request
+    return answer
 
 
 def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | None:
@@ -84,7 +86,11 @@ def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | 
     return record.response if record else None
 
 
-def _store(contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: str) -> dict[str, Any]:
+def _store(
+    contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: str, *, counted: bool = True
+) -> tuple[dict[str, Any], bool]:
+    """Store it with its deliveries. Returns the 202 answer, and whether a wake follows the commit
+    (which counts the notification in /metrics too, when `counted`)."""
     group_labels = parsed.group_labels if parsed.group_labels is not None else default_group_labels(parsed.alerts)
     notification = Notification(
         contact_point=contact_point,
@@ -103,9 +109,13 @@ def _store(contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: s
         cutoff = timezone.now() - IDEMPOTENCY_WINDOW
         IdempotencyKey.objects.filter(contact_point=contact_point, key=idempotency_key, created_at__lt=cutoff).delete()
         IdempotencyKey.objects.create(contact_point=contact_point, key=idempotency_key, response=answer)
-    if DeliveryStatus.PENDING in statuses:
+    rings = DeliveryStatus.PENDING in statuses
+    if rings and counted:
+        alert_count = len(parsed.alerts)
+        transaction.on_commit(lambda: broker.wake(also=lambda pipe: metrics.add_notification(pipe, alert_count)))
+    elif rings:
         transaction.on_commit(broker.wake)
-    return answer
+    return answer, rings
 
 
 def store_with_deliveries(notification: Notification, *, one_statement: bool | None = None) -> list[str]:

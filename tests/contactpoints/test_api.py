@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contactpoints.models import Delivery
+from contactpoints.models import ContactPoint, Delivery
 from integrations.registry import all_types
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_healthz_answers_503_when_redis_is_down(client, settings):
     assert response.json()["database"] == "ok"
 
 
-def test_metrics_count_notifications(client, api, intake_token, make_contact_point):
+def test_metrics_count_notifications(client, api, intake_token, make_contact_point, django_capture_on_commit_callbacks):
     def received() -> float:
         text = client.get("/metrics").content.decode()
         line = next(x for x in text.splitlines() if x.startswith("contactpoints_notifications_received_total"))
@@ -69,7 +69,8 @@ def test_metrics_count_notifications(client, api, intake_token, make_contact_poi
 
     contact_point = make_contact_point("M", [("webhook", {"url": "http://127.0.0.1:9/"})])
     before = received()
-    api.post(f"/api/v1/intake/{contact_point.uid}", {"title": "t", "message": "m"}, token=intake_token)
+    with django_capture_on_commit_callbacks(execute=True):  # counted with the wake, after the commit
+        api.post(f"/api/v1/intake/{contact_point.uid}", {"title": "t", "message": "m"}, token=intake_token)
     assert received() == before + 1
     text = client.get("/metrics").content.decode()
     assert 'contactpoints_deliveries_queued{status="pending"}' in text
@@ -112,3 +113,24 @@ def test_attempts_of_a_batch_are_summed_into_their_counters_and_histogram(db):
         'contactpoints_delivery_duration_seconds_sum{type="webhook"}': 3.024,
         'contactpoints_delivery_duration_seconds_count{type="webhook"}': 3,
     }
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_a_notification_is_counted_once_with_or_without_a_wake(
+    client, api, intake_token, make_contact_point, django_capture_on_commit_callbacks, paused
+):
+    def counted() -> tuple[float, float]:
+        lines = dict(
+            line.rsplit(" ", 1) for line in client.get("/metrics").content.decode().splitlines() if " " in line
+        )
+        return float(lines["contactpoints_notifications_received_total"]), float(
+            lines["contactpoints_alerts_received_total"]
+        )
+
+    contact_point = make_contact_point("M", [("webhook", {"url": "http://127.0.0.1:9/"})])
+    ContactPoint.objects.filter(pk=contact_point.pk).update(paused=paused)  # paused: nothing to wake for
+    before = counted()
+    body = {"alerts": [{"labels": {"alertname": "A"}}, {"labels": {"alertname": "B"}}]}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"/api/v1/intake/{contact_point.uid}", body, token=intake_token).status_code == 202
+    assert counted() == (before[0] + 1, before[1] + 2)

@@ -60,7 +60,7 @@ def make_due(delivery: Delivery) -> None:
 
 
 def test_accepting_wakes_a_worker_once_after_commit(pending_delivery, woken):
-    woken.assert_called_once_with()
+    woken.assert_called_once()
 
 
 def test_success_records_one_attempt(pending_delivery, receiver):

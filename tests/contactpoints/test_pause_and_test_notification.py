@@ -48,7 +48,7 @@ def test_one_paused_integration_of_two(make_contact_point, receiver, woken, djan
     answer = accept(contact_point, django_capture_on_commit_callbacks)
     statuses = sorted(Delivery.objects.filter(notification_id=answer["id"]).values_list("status", flat=True))
     assert statuses == [DeliveryStatus.PAUSED, DeliveryStatus.PENDING]
-    woken.assert_called_once_with()
+    woken.assert_called_once()
     (due,) = engine.claim(10).deliveries
     assert due.integration.position == 1
 
