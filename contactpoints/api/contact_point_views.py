@@ -48,7 +48,7 @@ class ContactPointChange(APIView):
         "point that also gets a notification, with the failure in its text, when an integration here fails for "
         "good (null: none). Fields left out keep their value.",
         request=ContactPointChangeSerializer,
-        responses={200: ContactPointChangeSerializer},
+        responses={200: ContactPointChangeSerializer, **error_responses(400, 404)},
     )
     def patch(self, request, uid: str) -> Response:
         contact_point = ContactPoint.objects.filter(uid=uid).first()
