@@ -62,15 +62,20 @@ def after_outcomes(delivered: list[Delivery], failed: list[tuple[Delivery, Outco
     final_delivered = [delivery.integration.type for delivery in delivered]
     final_failed = [(delivery.integration.type, metrics.failure_reason(outcome)) for delivery, outcome in failed]
     transaction.on_commit(lambda: metrics.count_final_outcomes(final_delivered, final_failed))
-    if delivered:
-        _clear_recovered(delivered)
-    if failed:
-        try:
-            with transaction.atomic():  # a savepoint: a fault here must not undo the outcomes it follows
+    # Only integrations loaded as unhealthy can recover: most batches cost no statement here (one
+    # marked after its batch was claimed is cleared by its next delivery).
+    recovering = [delivery for delivery in delivered if delivery.integration.unhealthy_since is not None]
+    if not (recovering or failed):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a fault here must not undo the outcomes it follows
+            if recovering:
+                _clear_recovered(recovering)
+            if failed:
                 _fall_back(failed)
                 _count_failures(failed)
-        except Exception:  # logged; the batch's outcomes are recorded all the same
-            logger.exception("fallback or self-monitoring failed for %d failed deliveries", len(failed))
+    except Exception:  # logged; the batch's outcomes are recorded all the same
+        logger.exception("fallback or self-monitoring failed after %d deliveries ended", len(delivered) + len(failed))
 
 
 # -- fallback -----------------------------------------------------------------------------------
@@ -235,11 +240,8 @@ def _window_text(seconds: float) -> str:
 
 def _clear_recovered(delivered: list[Delivery]) -> None:
     """A delivery clears its integration's unhealthy mark, resolves its self-alert and starts a fresh
-    count. Only integrations loaded as unhealthy are looked at: most batches cost no statement (one
-    marked after its batch was claimed is cleared by its next delivery)."""
-    integrations = {d.integration_id: d.integration for d in delivered if d.integration.unhealthy_since is not None}
-    if not integrations:
-        return
+    count, in one statement that changes a row only when its integration is still unhealthy."""
+    integrations = {delivery.integration_id: delivery.integration for delivery in delivered}
     ids = [rows.prep(Integration, "id", integration_id) for integration_id in sorted(integrations)]
     sql = f"""
         UPDATE {Integration._meta.db_table} SET unhealthy_since = NULL

@@ -15,6 +15,7 @@ it answers 429; then its pause holds it like any other.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,8 +28,10 @@ from contactpoints import pacing, sending
 from contactpoints.models import Delivery, Notification
 from contactpoints.sending import Send, derive_group_key
 from integrations.base import SettingsError
-from integrations.destinations import Destination, NoDestinationRule
+from integrations.destinations import Destination
 from integrations.registry import UnknownIntegrationType
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,8 +62,12 @@ def plan(deliveries: list[Delivery], start_by: float | None) -> Plan:
     for group in groups.values():
         try:
             destination = sending.destination(group[0].integration)
-        except (SettingsError, UnknownIntegrationType, NoDestinationRule):
+        except (SettingsError, UnknownIntegrationType):
             # Settings that no longer validate: each send records why, and nothing is paced.
+            result.messages += [_single(delivery, start_by) for delivery in group]
+            continue
+        except Exception:  # a bug in a destination rule (NoDestinationRule, ...) must not hold the batch
+            logger.exception("no destination for integration %s; its deliveries go unpaced", group[0].integration.uid)
             result.messages += [_single(delivery, start_by) for delivery in group]
             continue
         _plan_group(result, group, destination, start_by)

@@ -236,3 +236,13 @@ def test_an_email_digest_says_how_many_it_merged(make_contact_point, smtp_server
     ((_, message),) = smtp_server.messages
     parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
     assert len(parts) == 2 and all(f"7 {DIGEST_LINE}" in part for part in parts)  # text and HTML
+
+
+def test_a_bug_in_a_destination_rule_sends_unpaced_rather_than_holding_the_batch(make_contact_point, receiver, caplog):
+    contact_point = make_contact_point("Ops", [("slack", {"url": f"{receiver.url}{SLACK_PATH}"})])
+    notify(contact_point, 3)
+    with mock.patch("contactpoints.storms.sending.destination", side_effect=KeyError("url")):
+        engine.deliver_due()
+    assert len(receiver.requests) == 3
+    assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 3
+    assert "its deliveries go unpaced" in caplog.text
