@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 DELIVER_DUE_TASK = "contactpoints.tasks.deliver_due"
 WAKE_PENDING_KEY = "contactpoints:wake-pending"
+# Every commit's ring, for a worker lingering on it (listen()).
+DOORBELL_KEY = "contactpoints:doorbell"
 # A flag whose message was lost (the worker died holding it) expires: the next publisher rings anew.
 WAKE_PENDING_TTL_MS = 5000
 
@@ -40,6 +42,10 @@ def wake(also: Callable[[Pipeline], object] | None = None) -> bool:
     try:
         pipe = get_redis().pipeline(transaction=False)
         pipe.set(WAKE_PENDING_KEY, 1, nx=True, px=WAKE_PENDING_TTL_MS)
+        # A worker lingering as the wake in progress (listen()) takes the commit at once; one ring
+        # is enough however many commits rang, so the list never holds more.
+        pipe.rpush(DOORBELL_KEY, 1)
+        pipe.ltrim(DOORBELL_KEY, -1, -1)
         if also is not None:
             also(pipe)
         if not pipe.execute()[0]:
@@ -66,6 +72,26 @@ def publish(countdown_seconds: float | None = None) -> bool:
         logger.warning("broker unavailable (%s); due deliveries wait for the sweeper", type(exc).__name__)
         return False
     return True
+
+
+def listen(seconds: float) -> bool:
+    """Linger as the wake in progress: keep its flag set and wait up to `seconds` for a commit to
+    ring the doorbell. True when one rang (claim again), False when none did or Redis is down.
+
+    At a steady trickle of notifications this saves each one a trip through Celery. A ring left
+    over from earlier costs one empty claim. The wait stays below the Redis client's socket timeout.
+    """
+    seconds = min(seconds, settings.REDIS_SOCKET_TIMEOUT_SECONDS / 2)
+    if seconds <= 0:
+        return False
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.pexpire(WAKE_PENDING_KEY, WAKE_PENDING_TTL_MS)
+        pipe.blpop([DOORBELL_KEY], timeout=seconds)
+        return pipe.execute()[1] is not None
+    except REDIS_ERRORS as exc:
+        logger.debug("not listening for rings: %s", exc)
+        return False
 
 
 def clear_wake() -> None:

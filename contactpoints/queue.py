@@ -138,8 +138,10 @@ def deliver_due() -> dict[str, str]:
 
     While this loops, the wake flag stays set, so a steady stream of notifications costs no
     messages at all. The first full batch rings once more, so another worker thread joins while
-    there is a backlog. Once a claim comes back short, the flag is cleared and the queue looked
-    at once more: whatever was committed before the clear saw the flag and did not ring.
+    there is a backlog. Once a claim comes back short, the wake lingers up to
+    DELIVERY_WAKE_LINGER_SECONDS for the next commit's ring (a trickle then skips Celery); when
+    none comes, the flag is cleared and the queue looked at once more: whatever was committed
+    before the clear saw the flag and did not ring.
     """
     statuses: dict[str, str] = {}
     deadline = time.monotonic() + WAKE_WORK_SECONDS
@@ -156,6 +158,8 @@ def deliver_due() -> dict[str, str]:
         if not full:
             if cleared:
                 return statuses  # from the clear on, every commit rang for itself
+            if time.monotonic() < deadline and broker.listen(settings.DELIVERY_WAKE_LINGER_SECONDS):
+                continue  # a commit rang while this wake lingered: claim it now, no Celery message
             broker.clear_wake()
             cleared = True
 

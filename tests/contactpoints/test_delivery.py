@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from unittest import mock
@@ -361,3 +362,35 @@ def test_concurrent_claims_never_take_the_same_delivery(make_contact_point, rece
     everything = [pk for claimed in per_worker for pk in claimed]
     assert len(everything) == len(set(everything)) == 200
     assert sum(1 for claimed in per_worker if claimed) > 1  # they did run side by side
+
+
+def deliver_due_then_close():
+    try:
+        return engine.deliver_due()
+    finally:
+        connection.close()  # the thread's own connection: the test database is dropped at the end
+
+
+@pytest.mark.django_db(transaction=True)  # the lingering wake runs on a thread of its own, with its own connection
+def test_a_wake_lingers_for_the_next_commit_and_claims_it_without_a_celery_message(
+    make_contact_point, receiver, settings
+):
+    from contactpoints import broker
+    from contactpoints.redis_client import get_redis
+
+    settings.DELIVERY_WAKE_LINGER_SECONDS = 0.4
+    contact_point = make_contact_point("Trickle", [("webhook", {"url": receiver.url})])
+    redis = get_redis()
+    redis.delete(broker.DOORBELL_KEY)
+    redis.set(broker.WAKE_PENDING_KEY, 1, px=5000)  # this wake is in progress
+    with mock.patch("contactpoints.broker.publish") as published, ThreadPoolExecutor(1) as pool:
+        lingering = pool.submit(deliver_due_then_close)
+        time.sleep(0.1)  # it found nothing and listens
+        parsed = parse_intake([{"labels": {"alertname": "Trickle"}}], max_alerts=10)
+        answer = accept_notification(contact_point, parsed)  # rings the doorbell, not Celery
+        receiver.wait_for(1, timeout_seconds=2)
+        statuses = lingering.result(timeout=5)
+    assert list(statuses.values()) == [DeliveryStatus.DELIVERED]
+    assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
+    published.assert_not_called()  # the flag stayed set while it lingered: nobody published
+    assert redis.get(broker.WAKE_PENDING_KEY) is None  # and was cleared once nothing more rang

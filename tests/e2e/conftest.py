@@ -199,6 +199,7 @@ def worker_environment(redis_url: str, **variables: str) -> dict[str, str]:
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "REDIS_URL": redis_url,
         "DELIVERY_SWEEP_INTERVAL_SECONDS": "1",
+        "DELIVERY_WAKE_LINGER_SECONDS": "0.5",  # as in production (tests/settings.py turns it off in-process)
         "CONN_MAX_AGE": "0",
         **variables,
     }
