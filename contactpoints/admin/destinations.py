@@ -81,9 +81,12 @@ def destinations_report() -> DestinationsReport:
         if pace not in row.paces:
             row.paces.append(pace)
         row.waiting += waiting.get(integration.pk, 0)
+    redis_answers = True
     for row in rows.values():
         first = row.paces[0]  # where integrations disagree, the first one's pace times the next slot
-        row.state = pacing.state(row.key, first.rate_per_second, first.burst)
+        # Once Redis did not answer, the other rows do not wait for its timeout one by one.
+        row.state = pacing.state(row.key, first.rate_per_second, first.burst) if redis_answers else None
+        redis_answers = row.state is not None
     # Paused destinations first, then the longest queues: what someone looking at a storm wants.
     ordered = sorted(rows.values(), key=lambda row: (not row.paused, -row.waiting, row.name, row.key))
     return DestinationsReport(ordered, unreadable)
