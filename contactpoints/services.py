@@ -43,15 +43,13 @@ def accept_notification(
     try:
         # One statement is atomic on its own; the Idempotency-Key row must commit with it.
         with transaction.atomic() if idempotency_key or not _stores_in_one_statement() else nullcontext():
-            answer, rings = _store(contact_point, parsed, idempotency_key)
+            answer = _store(contact_point, parsed, idempotency_key)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
         replay = _replayed_answer(contact_point, idempotency_key) if idempotency_key else None
         if replay is None:
             raise
         return replay
-    if not rings:  # the wake counts it otherwise, in the same round trip to Redis
-        metrics.count_notification(len(parsed.alerts))
     return answer
 
 
@@ -76,8 +74,7 @@ def notify(
         truncated_alerts=truncated_alerts,
     )
     with transaction.atomic():
-        answer, _ = _store(contact_point, parsed, idempotency_key="", counted=False)  # not an intake request
-    return answer
+        return _store(contact_point, parsed, idempotency_key="", counted=False)  # not an intake request
 
 
 def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | None:
@@ -88,9 +85,10 @@ def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | 
 
 def _store(
     contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: str, *, counted: bool = True
-) -> tuple[dict[str, Any], bool]:
-    """Store it with its deliveries. Returns the 202 answer, and whether a wake follows the commit
-    (which counts the notification in /metrics too, when `counted`)."""
+) -> dict[str, Any]:
+    """Store it with its deliveries and return the 202 answer. After the commit, a wake for the
+    workers when a delivery is pending, and (when `counted`) the notification counted in /metrics,
+    in the wake's round trip to Redis when there is one."""
     group_labels = parsed.group_labels if parsed.group_labels is not None else default_group_labels(parsed.alerts)
     notification = Notification(
         contact_point=contact_point,
@@ -109,13 +107,14 @@ def _store(
         cutoff = timezone.now() - IDEMPOTENCY_WINDOW
         IdempotencyKey.objects.filter(contact_point=contact_point, key=idempotency_key, created_at__lt=cutoff).delete()
         IdempotencyKey.objects.create(contact_point=contact_point, key=idempotency_key, response=answer)
-    rings = DeliveryStatus.PENDING in statuses
-    if rings and counted:
-        alert_count = len(parsed.alerts)
+    alert_count = len(parsed.alerts)
+    if DeliveryStatus.PENDING in statuses and counted:
         transaction.on_commit(lambda: broker.wake(also=lambda pipe: metrics.add_notification(pipe, alert_count)))
-    elif rings:
+    elif DeliveryStatus.PENDING in statuses:
         transaction.on_commit(broker.wake)
-    return answer, rings
+    elif counted:
+        transaction.on_commit(lambda: metrics.count_notification(alert_count))
+    return answer
 
 
 def store_with_deliveries(notification: Notification, *, one_statement: bool | None = None) -> list[str]:
