@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db.models import Count
@@ -44,10 +45,12 @@ def add_notification(pipe, alert_count: int) -> None:
     pipe.hincrby(KEY_PREFIX + "counters", "alerts", alert_count)
 
 
-def count_attempts(attempts: list[tuple[str, str, float]]) -> None:
-    """Finished attempts as (integration type, outcome, duration): outcomes and the histogram.
-
-    Summed here first: a batch of 50 attempts to one type is a handful of commands, not 200.
+def count_outcomes(
+    attempts: Sequence[tuple[str, str, float]], delivered: Sequence[str] = (), failed: Sequence[tuple[str, str]] = ()
+) -> None:
+    """A batch's counters, summed here and sent in one round trip: its attempts as (integration
+    type, outcome, duration) with the histogram, and the deliveries that reached their end: the
+    integration types delivered, and (integration type, failure reason) of each that failed for good.
     """
     counts: Counter[tuple[str, str]] = Counter()
     sums: dict[str, float] = defaultdict(float)
@@ -58,6 +61,11 @@ def count_attempts(attempts: list[tuple[str, str, float]]) -> None:
         bucket = next((str(b) for b in DURATION_BUCKETS_SECONDS if duration_seconds <= b), "+Inf")
         counts["duration_buckets", f"{integration_type}|{bucket}"] += 1
         sums[integration_type] += duration_seconds
+    for integration_type in delivered:
+        counts["final", f"{integration_type}|delivered"] += 1
+    for integration_type, reason in failed:
+        counts["final", f"{integration_type}|failed"] += 1
+        counts["failures", f"{integration_type}|{reason}"] += 1
 
     def action():
         pipe = _pipeline_adding(counts)
@@ -65,7 +73,7 @@ def count_attempts(attempts: list[tuple[str, str, float]]) -> None:
             pipe.hincrbyfloat(KEY_PREFIX + "duration_sum", integration_type, seconds)
         pipe.execute()
 
-    if attempts:
+    if counts:
         _safely(action)
 
 
@@ -98,17 +106,6 @@ def failure_reason(outcome: Outcome) -> str:
     if outcome.http_status is not None:
         return "http_429" if outcome.http_status == 429 else f"http_{outcome.http_status // 100}xx"
     return next((reason for text, reason in REASONS_BY_ERROR_TEXT if text in outcome.error), "other")
-
-
-def count_final_outcomes(delivered: list[str], failed: list[tuple[str, str]]) -> None:
-    """Deliveries that reached their end, apart from attempts: the integration types delivered,
-    and (integration type, failure reason) of each that failed for good."""
-    counts: Counter[tuple[str, str]] = Counter(("final", f"{kind}|delivered") for kind in delivered)
-    for integration_type, reason in failed:
-        counts["final", f"{integration_type}|failed"] += 1
-        counts["failures", f"{integration_type}|{reason}"] += 1
-    if counts:
-        _safely(lambda: _pipeline_adding(counts).execute())
 
 
 HASHES = ("counters", "attempts", "duration_buckets", "duration_sum", "final", "failures")

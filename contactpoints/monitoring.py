@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from contactpoints import metrics, rows, services
+from contactpoints import rows, services
 from contactpoints.intake import parse_alert
 from contactpoints.models import ContactPoint, Delivery, Integration
 from contactpoints.redis_client import REDIS_ERRORS, get_redis
@@ -59,9 +59,6 @@ def after_outcomes(delivered: list[Delivery], failed: list[tuple[Delivery, Outco
     digest pass its one Outcome object, and count as one failed attempt of their integration. Each
     delivery has its notification and its integration (with the integration's contact point) loaded.
     """
-    final_delivered = [delivery.integration.type for delivery in delivered]
-    final_failed = [(delivery.integration.type, metrics.failure_reason(outcome)) for delivery, outcome in failed]
-    transaction.on_commit(lambda: metrics.count_final_outcomes(final_delivered, final_failed))
     # Only integrations loaded as unhealthy can recover: most batches cost no statement here (one
     # marked after its batch was claimed is cleared by its next delivery).
     recovering = [delivery for delivery in delivered if delivery.integration.unhealthy_since is not None]

@@ -303,13 +303,16 @@ def record(batch: Batch, sent: list[tuple[storms.Message, SendResult]]) -> dict[
             )
         _update_health(attempts)
         ended = [(d, r.outcome) for d, r, _ in outcomes if rows.prep(Delivery, "id", d.pk) in owned]
-        monitoring.after_outcomes(
-            [d for d, _ in ended if statuses[str(d.pk)] == DeliveryStatus.DELIVERED],
-            [(d, outcome) for d, outcome in ended if statuses[str(d.pk)] == DeliveryStatus.FAILED],
-        )
+        delivered = [d for d, _ in ended if statuses[str(d.pk)] == DeliveryStatus.DELIVERED]
+        failed = [(d, outcome) for d, outcome in ended if statuses[str(d.pk)] == DeliveryStatus.FAILED]
+        monitoring.after_outcomes(delivered, failed)
         for delay in soon:
             transaction.on_commit(lambda delay=delay: broker.publish(countdown_seconds=delay + WAKE_LATE_SECONDS))
-    metrics.count_attempts([(m.carrier.integration.type, str(r.outcome.result), r.duration_seconds) for m, r in sent])
+    metrics.count_outcomes(
+        [(m.carrier.integration.type, str(r.outcome.result), r.duration_seconds) for m, r in sent],
+        [d.integration.type for d in delivered],
+        [(d.integration.type, metrics.failure_reason(outcome)) for d, outcome in failed],
+    )
     return statuses
 
 
@@ -385,7 +388,9 @@ def _reclaim_lost_leases(now: datetime) -> int:
         )
         Delivery.objects.bulk_update(lost, ["status", "next_attempt_at", "lease_expires_at", "claim", "last_error"])
         lost_for_good = Outcome(Result.FAILED, error=LOST_LEASE_ERROR)
-        monitoring.after_outcomes([], [(d, lost_for_good) for d in lost if d.status == DeliveryStatus.FAILED])
+        failed = [(d, lost_for_good) for d in lost if d.status == DeliveryStatus.FAILED]
+        monitoring.after_outcomes([], failed)
+    metrics.count_outcomes([], failed=[(d.integration.type, metrics.failure_reason(o)) for d, o in failed])
     return len(lost)
 
 

@@ -85,7 +85,7 @@ def test_attempts_of_a_batch_are_summed_into_their_counters_and_histogram(db):
         return {name: float(value) for name, value in lines}
 
     before = samples()
-    metrics.count_attempts([("webhook", "success", 0.004), ("webhook", "success", 0.02), ("webhook", "retry", 3.0)])
+    metrics.count_outcomes([("webhook", "success", 0.004), ("webhook", "success", 0.02), ("webhook", "retry", 3.0)])
     after = samples()
     changed = {name: round(after[name] - before.get(name, 0), 6) for name in after if after[name] != before.get(name)}
     assert changed == {

@@ -17,7 +17,9 @@ from contactpoints import queue as engine
 from contactpoints.intake import parse_intake
 from contactpoints.models import ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 from contactpoints.redis_client import get_redis
+from contactpoints.sending import Send, SendResult
 from contactpoints.services import accept_notification
+from contactpoints.storms import Message
 from integrations.base import Outcome, Result
 from tests.receivers import Answer, Receiver
 
@@ -357,9 +359,7 @@ def metric(client, name: str, **labels: str) -> float:
     return float(found[0]) if found else 0.0
 
 
-def test_metrics_count_final_outcomes_apart_from_attempts(
-    client, make_contact_point, django_capture_on_commit_callbacks
-):
+def test_metrics_count_final_outcomes_apart_from_attempts(client, make_contact_point):
     text = client.get("/metrics").content.decode()
     assert "# TYPE contactpoints_delivery_failures_total counter" in text
     assert "# TYPE contactpoints_deliveries_final_total counter" in text
@@ -371,9 +371,22 @@ def test_metrics_count_final_outcomes_apart_from_attempts(
         "timeout": metric(client, "contactpoints_delivery_failures_total", type="webhook", reason="timeout"),
     }
 
-    delivered, refused, timed_out = (loaded(notify(shop)) for _ in range(3))
-    with django_capture_on_commit_callbacks(execute=True):  # counted once the outcomes commit
-        monitoring.after_outcomes([delivered], [failed(refused), failed(timed_out, "timed out after 15s", None)])
+    for _ in range(3):
+        notify(shop)
+    batch = engine.claim(3)  # the state machine records the outcomes and counts them, once committed
+    delivered, refused, timed_out = batch.deliveries
+    outcomes = {
+        delivered: Outcome.success(200),
+        refused: Outcome(Result.FAILED, error=REFUSED, http_status=400),
+        timed_out: Outcome(Result.FAILED, error="timed out after 15s"),
+    }
+    engine.record(
+        batch,
+        [
+            (Message([d], Send(d.integration, d.notification, False, str(d.pk))), SendResult(o, 0.01, timezone.now()))
+            for d, o in outcomes.items()
+        ],
+    )
 
     assert metric(client, "contactpoints_deliveries_final_total", type="webhook", outcome="failed") == (
         before["failed"] + 2
