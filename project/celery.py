@@ -3,6 +3,7 @@
 import logging
 import os
 
+import redis
 from celery import Celery
 from kombu.transport import redis as kombu_redis
 
@@ -15,7 +16,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def _keep_worker_alive_when_restoring_after_the_broker_closed() -> None:
+def _keep_worker_alive_after_the_broker_closed() -> None:
     """Work around a worker crash on losing Redis (celery 5.7.0, kombu 5.7.0: no upstream fix yet).
 
     On a lost connection Celery's consumer first calls `connection.collect()`, which tears the
@@ -50,5 +51,19 @@ def _keep_worker_alive_when_restoring_after_the_broker_closed() -> None:
     restore_unless_the_transport_is_gone.skips_closed_transport = True
     kombu_redis.QoS.restore_unacked = restore_unless_the_transport_is_gone
 
+    # The same torn-down transport reached by another path: an acknowledgement the hub had
+    # scheduled before the connection was lost builds a pool too (`Message.ack_log_error` →
+    # `QoS.ack` → `Channel._connparams`). Reading a gone transport is a connection error: Celery
+    # logs "Couldn't ack" and reconnects, and the unacknowledged wake returns after the visibility
+    # timeout, where before the AttributeError stopped the worker.
+    connparams = kombu_redis.Channel._connparams
 
-_keep_worker_alive_when_restoring_after_the_broker_closed()
+    def connparams_of_a_live_transport(self: kombu_redis.Channel, asynchronous: bool = False) -> dict:
+        if self.connection is None or self.connection.client is None:
+            raise redis.exceptions.ConnectionError("the broker connection is closed")
+        return connparams(self, asynchronous=asynchronous)
+
+    kombu_redis.Channel._connparams = connparams_of_a_live_transport
+
+
+_keep_worker_alive_after_the_broker_closed()

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import re
 import time
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 from celery import Celery
+from kombu.transport import redis as kombu_redis
+from redis import exceptions as redis_errors
 
 from contactpoints.broker import DELIVER_DUE_TASK
 from contactpoints.models import Delivery, DeliveryStatus
@@ -82,3 +85,16 @@ def test_worker_holding_unacked_messages_survives_a_redis_restart_and_delivers_a
     finally:
         worker.stop()
         redis.stop()
+
+
+@pytest.mark.parametrize("torn_down", [None, SimpleNamespace(client=None)], ids=["no-transport", "no-client"])
+def test_an_ack_through_a_torn_down_transport_is_a_connection_error_not_a_crash(torn_down):
+    """The other path to the same crash: an ack the hub scheduled before the connection was lost
+    builds a pool from the gone transport. As a connection error, Celery logs "Couldn't ack" and
+    reconnects (kombu's Message.ack_log_error catches the transport's connection errors)."""
+    import project.celery  # noqa: F401 - installs the workaround, as the worker's app does
+
+    channel = SimpleNamespace(connection=torn_down)
+    with pytest.raises(redis_errors.ConnectionError) as raised:
+        kombu_redis.Channel._connparams(channel)
+    assert isinstance(raised.value, kombu_redis.Transport.connection_errors)
