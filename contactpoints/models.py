@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -329,6 +330,8 @@ class ApiToken(models.Model):
     """An API token; only its SHA-256 is kept."""
 
     PREFIX = "cpt_"
+    # last_used_at is written at most this often per token: the intake is a hot path.
+    LAST_USED_RESOLUTION = timedelta(minutes=1)
 
     name = models.CharField(max_length=190)
     scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.INTAKE)

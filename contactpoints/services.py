@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,16 @@ from django.utils import timezone
 
 from contactpoints import broker, metrics, rows
 from contactpoints.intake import ParsedIntake
-from contactpoints.models import ContactPoint, Delivery, DeliveryStatus, IdempotencyKey, Integration, Notification
+from contactpoints.models import (
+    ApiToken,
+    ContactPoint,
+    Delivery,
+    DeliveryStatus,
+    IdempotencyKey,
+    Integration,
+    Notification,
+    TokenScope,
+)
 from contactpoints.sending import derive_group_key
 
 logger = logging.getLogger(__name__)
@@ -42,7 +52,7 @@ def accept_notification(
             return replay
     try:
         # One statement is atomic on its own; the Idempotency-Key row must commit with it.
-        with transaction.atomic() if idempotency_key or not _stores_in_one_statement() else nullcontext():
+        with transaction.atomic() if idempotency_key or not stores_in_one_statement() else nullcontext():
             answer = _store(contact_point, parsed, idempotency_key)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
@@ -83,14 +93,9 @@ def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | 
     return record.response if record else None
 
 
-def _store(
-    contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: str, *, counted: bool = True
-) -> dict[str, Any]:
-    """Store it with its deliveries and return the 202 answer. After the commit, a wake for the
-    workers when a delivery is pending, and (when `counted`) the notification counted in /metrics,
-    in the wake's round trip to Redis when there is one."""
+def _new_notification(contact_point: ContactPoint, parsed: ParsedIntake) -> Notification:
     group_labels = parsed.group_labels if parsed.group_labels is not None else default_group_labels(parsed.alerts)
-    notification = Notification(
+    return Notification(
         contact_point=contact_point,
         status=parsed.status,
         alerts=parsed.alerts,
@@ -101,20 +106,61 @@ def _store(
         truncated_alerts=parsed.truncated_alerts,
         source=parsed.source,
     )
+
+
+def _store(
+    contact_point: ContactPoint, parsed: ParsedIntake, idempotency_key: str, *, counted: bool = True
+) -> dict[str, Any]:
+    """Store it with its deliveries and return the 202 answer; the wake and the count follow the commit."""
+    notification = _new_notification(contact_point, parsed)
     statuses = store_with_deliveries(notification)
     answer = {"id": str(notification.id), "alerts": len(parsed.alerts), "deliveries": len(statuses)}
     if idempotency_key:
         cutoff = timezone.now() - IDEMPOTENCY_WINDOW
         IdempotencyKey.objects.filter(contact_point=contact_point, key=idempotency_key, created_at__lt=cutoff).delete()
         IdempotencyKey.objects.create(contact_point=contact_point, key=idempotency_key, response=answer)
-    alert_count = len(parsed.alerts)
-    if DeliveryStatus.PENDING in statuses and counted:
-        transaction.on_commit(lambda: broker.wake(also=lambda pipe: metrics.add_notification(pipe, alert_count)))
+    _after_commit(statuses, len(parsed.alerts) if counted else None)
+    return answer
+
+
+def _after_commit(statuses: list[str], counted_alerts: int | None) -> None:
+    """A wake for the workers when a delivery is pending, and (unless `counted_alerts` is None) the
+    notification counted in /metrics, in the wake's round trip to Redis when there is one."""
+    if DeliveryStatus.PENDING in statuses and counted_alerts is not None:
+        transaction.on_commit(lambda: broker.wake(also=lambda pipe: metrics.add_notification(pipe, counted_alerts)))
     elif DeliveryStatus.PENDING in statuses:
         transaction.on_commit(broker.wake)
-    elif counted:
-        transaction.on_commit(lambda: metrics.count_notification(alert_count))
-    return answer
+    elif counted_alerts is not None:
+        transaction.on_commit(lambda: metrics.count_notification(counted_alerts))
+
+
+class UnknownToken(Exception):
+    """No active token with intake rights has this hash; the API's own authentication answers."""
+
+
+def accept_with_token(token_hash: str, contact_point_uid: str, parsed: ParsedIntake) -> dict[str, Any]:
+    """The intake's hot path (PostgreSQL, a Bearer token, no Idempotency-Key): the token's check,
+    the contact point's lookup and the store are one statement, one round trip.
+
+    Raises UnknownToken, or ContactPoint.DoesNotExist when the token is good but the uid is not.
+    """
+    # The contact point's id and name come from the row the statement finds by this uid.
+    notification = _new_notification(ContactPoint(uid=contact_point_uid), parsed)
+    caller_found, target_found, statuses = _run_one_statement(
+        notification,
+        by_token=True,
+        token_hash=token_hash,
+        intake=TokenScope.INTAKE,
+        admin=TokenScope.ADMIN,
+        used_before=notification.received_at - ApiToken.LAST_USED_RESOLUTION,
+        contact_point_uid=contact_point_uid,
+    )
+    if not caller_found:
+        raise UnknownToken
+    if not target_found:
+        raise ContactPoint.DoesNotExist
+    _after_commit(statuses, len(parsed.alerts))
+    return {"id": str(notification.id), "alerts": len(parsed.alerts), "deliveries": len(statuses)}
 
 
 def store_with_deliveries(notification: Notification, *, one_statement: bool | None = None) -> list[str]:
@@ -125,7 +171,7 @@ def store_with_deliveries(notification: Notification, *, one_statement: bool | N
     statement (one round trip, atomic on its own); elsewhere the ORM does it in three.
     """
     if one_statement is None:
-        one_statement = _stores_in_one_statement()
+        one_statement = stores_in_one_statement()
     if one_statement:
         return _store_in_one_statement(notification)
     notification.save(force_insert=True)
@@ -146,7 +192,7 @@ def store_with_deliveries(notification: Notification, *, one_statement: bool | N
     return [delivery.status for delivery in deliveries]
 
 
-def _stores_in_one_statement() -> bool:
+def stores_in_one_statement() -> bool:
     return connection.vendor == "postgresql"  # a data-modifying WITH: PostgreSQL's
 
 
@@ -154,37 +200,89 @@ def _initial_status(paused: bool) -> str:
     return DeliveryStatus.PAUSED if paused else DeliveryStatus.PENDING
 
 
-def _store_in_one_statement(notification: Notification) -> list[str]:
-    now = notification.received_at
-    columns = ["id", "contact_point_id", "status", "alerts", "receiver", "group_key", "group_labels"]
-    columns += ["external_url", "truncated_alerts", "source", "received_at"]
-    values = [rows.prep(Notification, column, getattr(notification, column)) for column in columns]
-    sql = f"""
-        WITH notification AS (
-            INSERT INTO {Notification._meta.db_table} ({", ".join(columns)})
-            VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s::jsonb, %s, %s, %s, %s)
+# What the one statement writes from the notification itself; the contact point's id and name (the
+# receiver) come from the row it finds.
+NOTIFICATION_COLUMNS = (
+    "id",
+    "status",
+    "alerts",
+    "group_key",
+    "group_labels",
+    "external_url",
+    "truncated_alerts",
+    "source",
+    "received_at",
+)
+
+
+@cache
+def _one_statement_sql(*, by_token: bool) -> str:
+    """INSERT the notification and its deliveries in one statement (a data-modifying WITH).
+
+    `target` is the contact point: found by id, or (`by_token`) by uid once `caller`, an active token
+    with intake rights, is found by its hash; that variant also marks the token used, at most once
+    a LAST_USED_RESOLUTION. The answer's row says whether the caller and the target were found, and
+    the stored deliveries' statuses.
+    """
+    tables = {model.__name__: model._meta.db_table for model in (ApiToken, ContactPoint, Notification, Integration)}
+    if by_token:
+        target = f"""
+            caller AS (
+                SELECT id FROM {tables["ApiToken"]}
+                WHERE token_hash = %(token_hash)s AND revoked_at IS NULL AND scope IN (%(intake)s, %(admin)s)
+            ),
+            touched AS (
+                UPDATE {tables["ApiToken"]} SET last_used_at = %(received_at)s
+                WHERE id IN (SELECT id FROM caller) AND (last_used_at IS NULL OR last_used_at < %(used_before)s)
+            ),
+            target AS (
+                SELECT id, name, paused FROM {tables["ContactPoint"]}
+                WHERE uid = %(contact_point_uid)s AND EXISTS (SELECT 1 FROM caller)
+            )"""  # noqa: S608 - table names are ours; every value is a parameter
+        found_caller = "EXISTS (SELECT 1 FROM caller)"
+    else:
+        target = f"target AS (SELECT id, name, paused FROM {tables['ContactPoint']} WHERE id = %(contact_point_id)s)"  # noqa: S608
+        found_caller = "TRUE"
+    values = ", ".join(f"%({name})s::jsonb" if name in JSON_COLUMNS else f"%({name})s" for name in NOTIFICATION_COLUMNS)
+    return f"""
+        WITH {target},
+        notification AS (
+            INSERT INTO {tables["Notification"]} (contact_point_id, receiver, {", ".join(NOTIFICATION_COLUMNS)})
+            SELECT target.id, target.name, {values} FROM target
             RETURNING id
+        ),
+        delivery AS (
+            INSERT INTO {Delivery._meta.db_table} (id, notification_id, integration_id, firing_only, status,
+                attempts, attempt_offset, next_attempt_at, last_error, created_at, updated_at)
+            SELECT gen_random_uuid(), notification.id, integration.id, integration.disable_resolve_message,
+                CASE WHEN target.paused OR integration.paused THEN %(paused)s ELSE %(pending)s END,
+                0, 0, %(received_at)s, '', %(received_at)s, %(received_at)s
+            FROM notification, target, {tables["Integration"]} integration
+            WHERE integration.contact_point_id = target.id AND integration.enabled
+                AND (%(firing)s OR NOT integration.disable_resolve_message)
+            RETURNING status
         )
-        INSERT INTO {Delivery._meta.db_table} (id, notification_id, integration_id, firing_only, status,
-            attempts, attempt_offset, next_attempt_at, last_error, created_at, updated_at)
-        SELECT gen_random_uuid(), notification.id, integration.id, integration.disable_resolve_message,
-            CASE WHEN %s OR integration.paused THEN %s ELSE %s END, 0, 0, %s, '', %s, %s
-        FROM notification, {Integration._meta.db_table} integration
-        WHERE integration.contact_point_id = %s AND integration.enabled
-            AND (%s OR NOT integration.disable_resolve_message)
-        RETURNING status
+        SELECT {found_caller}, EXISTS (SELECT 1 FROM target), ARRAY(SELECT status FROM delivery)
     """  # noqa: S608 - table and column names are ours; every value is a parameter
-    parameters = [
-        *values,
-        notification.contact_point.paused,
-        _initial_status(True),
-        _initial_status(False),
-        now,
-        now,
-        now,
-        notification.contact_point_id,
-        notification.status == "firing",
-    ]
+
+
+JSON_COLUMNS = ("alerts", "group_labels")
+
+
+def _run_one_statement(notification: Notification, *, by_token: bool, **found_by: Any) -> tuple[bool, bool, list[str]]:
+    """(caller found, contact point found, the deliveries' statuses)."""
+    parameters = {name: rows.prep(Notification, name, getattr(notification, name)) for name in NOTIFICATION_COLUMNS}
+    parameters.update(
+        found_by,
+        paused=_initial_status(True),
+        pending=_initial_status(False),
+        firing=notification.status == "firing",
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, parameters)
-        return [status for (status,) in cursor.fetchall()]
+        cursor.execute(_one_statement_sql(by_token=by_token), parameters)
+        caller_found, target_found, statuses = cursor.fetchone()
+    return caller_found, target_found, statuses
+
+
+def _store_in_one_statement(notification: Notification) -> list[str]:
+    return _run_one_statement(notification, by_token=False, contact_point_id=notification.contact_point_id)[2]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -21,8 +20,6 @@ from contactpoints.rows import get_one
 
 logger = logging.getLogger(__name__)
 
-# last_used_at is written at most this often per token: the intake is a hot path.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 # What a request needs of its token (the rest loads if ever touched).
 TOKEN_FIELDS = ("id", "name", "scope", "token_hash", "last_used_at", "revoked_at")
 
@@ -45,6 +42,14 @@ class TokenUser:
         return self.username
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of a well-formed `Bearer <token>` header value, else None."""
+    keyword, _, token = authorization.partition(" ")
+    if keyword.lower() != "bearer" or not token or " " in token.strip():
+        return None
+    return token.strip() or None
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -62,7 +67,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("invalid or revoked token")
         now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        if token.last_used_at is None or now - token.last_used_at > ApiToken.LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return TokenUser(token), token
 

@@ -1,0 +1,159 @@
+"""The intake's hot path (a Bearer token on PostgreSQL, no Idempotency-Key) answers exactly as the
+full DRF view does, in one database round trip, and counts each request once against the rate limit."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+
+from contactpoints import services
+from contactpoints.api import intake_view
+from contactpoints.models import ApiToken, Notification
+from contactpoints.redis_client import get_redis
+
+pytestmark = pytest.mark.django_db
+
+ALERT = {
+    "labels": {"alertname": "DiskFull", "instance": "db-1"},
+    "annotations": {"summary": "95%"},
+    "startsAt": "2026-12-01T10:00:00Z",
+}
+
+
+@pytest.fixture(autouse=True)
+def on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("the hot path is PostgreSQL's (one data-modifying statement)")
+
+
+@pytest.fixture
+def contact_point(make_contact_point):
+    return make_contact_point(
+        "Hot", [("webhook", {"url": "http://127.0.0.1:9/a"}), ("webhook", {"url": "http://127.0.0.1:9/b"})]
+    )
+
+
+@pytest.fixture
+def full_view_only(monkeypatch):
+    """Every request through DRF's dispatch, as on SQLite."""
+    monkeypatch.setattr(services, "stores_in_one_statement", lambda: False)
+
+
+def post(client, path, body, authorization=None, content_type="application/json", **headers):
+    if authorization:
+        headers["HTTP_AUTHORIZATION"] = authorization
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    response = client.post(path, data=data, content_type=content_type, **headers)
+    return response.status_code, response.json()
+
+
+def answers(client, contact_point, token: str, revoked: str) -> list[tuple[int, dict]]:
+    path = f"/api/v1/intake/{contact_point.uid}"
+    bearer = f"Bearer {token}"
+    return [
+        post(client, "/api/v1/intake/no-such-uid", [ALERT], bearer),
+        post(client, "/api/v1/intake/no-such-uid", [{"labels": "x"}], bearer),  # 404 comes first, as in the view
+        post(client, path, [{"labels": {"alertname": 5}}], bearer),
+        post(client, path, {"alerts": "nope"}, bearer),
+        post(client, path, "{not json", bearer),
+        post(client, path, "[" * 3000 + "]" * 3000, bearer),
+        post(client, path, [ALERT], bearer, content_type="text/plain"),
+        post(client, path, [ALERT] * 1001, bearer),
+        post(client, path, [ALERT], "Bearer cpt_wrong"),
+        post(client, path, [{"labels": 5}], "Bearer cpt_wrong"),  # no validation before authentication
+        post(client, path, [ALERT], f"Bearer {revoked}"),
+        post(client, path, [ALERT], "Bearer"),
+    ]
+
+
+@pytest.fixture
+def tokens(db):
+    revoked, revoked_plain = ApiToken.issue("revoked")
+    revoked.revoked_at = revoked.created_at
+    revoked.save()
+    return ApiToken.issue("hot")[1], revoked_plain
+
+
+def test_every_refusal_is_the_full_views_answer(client, contact_point, tokens, monkeypatch, settings):
+    settings.INTAKE_MAX_ALERTS = 1000
+    hot = answers(client, contact_point, *tokens)
+    monkeypatch.setattr(services, "stores_in_one_statement", lambda: False)
+    full = answers(client, contact_point, *tokens)
+    assert [status for status, _ in hot] == [404, 404, 400, 400, 400, 400, 415, 413, 401, 401, 401, 401]
+    assert hot == full
+    assert not Notification.objects.exists()
+
+
+def stored(answer: dict) -> dict:
+    notification = Notification.objects.get(pk=answer["id"])
+    deliveries = sorted(
+        (d.integration_id, d.status, d.firing_only, d.attempts, d.next_attempt_at == notification.received_at)
+        for d in notification.deliveries.all()
+    )
+    fields = ("contact_point_id", "status", "alerts", "receiver", "group_key", "group_labels", "external_url", "source")
+    return {"answer": {**answer, "id": None}, "deliveries": deliveries} | {f: getattr(notification, f) for f in fields}
+
+
+@pytest.mark.parametrize("integration_paused", [False, True])
+def test_it_stores_what_the_full_view_stores_in_one_query(
+    client, contact_point, tokens, monkeypatch, django_assert_num_queries, integration_paused
+):
+    contact_point.integrations.filter(position=1).update(paused=integration_paused)
+    body = {"alerts": [ALERT, {**ALERT, "status": "resolved"}], "externalURL": "http://am"}
+    with django_assert_num_queries(1):
+        status, hot = post(client, f"/api/v1/intake/{contact_point.uid}", body, f"Bearer {tokens[0]}")
+    assert status == 202
+    monkeypatch.setattr(services, "stores_in_one_statement", lambda: False)
+    status, full = post(client, f"/api/v1/intake/{contact_point.uid}", body, f"Bearer {tokens[0]}")
+    assert status == 202
+    assert stored(hot) == stored(full)
+    assert stored(hot)["deliveries"][1][1] == ("paused" if integration_paused else "pending")
+
+
+def test_a_paused_contact_point_records_paused_deliveries(client, contact_point, tokens):
+    contact_point.paused = True
+    contact_point.save()
+    status, answer = post(client, f"/api/v1/intake/{contact_point.uid}", [ALERT], f"Bearer {tokens[0]}")
+    assert status == 202
+    assert set(Notification.objects.get(pk=answer["id"]).deliveries.values_list("status", flat=True)) == {"paused"}
+
+
+def test_idempotency_key_and_basic_auth_take_the_full_view(client, contact_point, tokens, django_user_model):
+    path = f"/api/v1/intake/{contact_point.uid}"
+    first = post(client, path, [ALERT], f"Bearer {tokens[0]}", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = post(client, path, [ALERT], f"Bearer {tokens[0]}", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first == again and first[0] == 202
+    user = django_user_model.objects.create_user("poster", password="pw-poster-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="add_notification"))
+    basic = "Basic " + base64.b64encode(b"poster:pw-poster-1").decode()
+    assert post(client, path, [ALERT], basic)[0] == 202
+    assert Notification.objects.count() == 2
+
+
+def rate_count(token: str) -> int:
+    identity = intake_view._token_identity(ApiToken.objects.get(name="hot").token_hash)
+    keys = get_redis().keys(f"contactpoints:ratelimit:{identity}:*")
+    return sum(int(get_redis().get(key)) for key in keys)
+
+
+def test_each_request_counts_once_against_the_rate_limit(client, contact_point, tokens, settings):
+    settings.INTAKE_RATE_LIMIT = "3/min"
+    intake_view.intake_rate.cache_clear()
+    path = f"/api/v1/intake/{contact_point.uid}"
+    try:
+        for key in get_redis().keys("contactpoints:ratelimit:*"):
+            get_redis().delete(key)
+        codes = [
+            post(client, path, [ALERT], f"Bearer {tokens[0]}")[0],
+            post(client, path, "{bad", f"Bearer {tokens[0]}")[0],  # refused: handed to the full view
+            post(client, path, [ALERT], f"Bearer {tokens[0]}")[0],
+            post(client, path, [ALERT], f"Bearer {tokens[0]}")[0],  # over the limit
+        ]
+        assert rate_count(tokens[0]) == 4
+    finally:
+        intake_view.intake_rate.cache_clear()
+    assert codes == [202, 400, 202, 429]
