@@ -82,11 +82,15 @@ class UserTemplates:
 _user_templates: dict[str, Any] = {"version": None, "templates": UserTemplates()}
 
 
-def user_templates() -> UserTemplates:
-    """The user's templates, reloaded whenever one was added, changed or removed."""
-    with connection.cursor() as cursor:  # every batch asks: no ORM compile for a fixed question
-        cursor.execute(TEMPLATES_VERSION_SQL)
-        version = cursor.fetchone()
+def user_templates(version: tuple | None = None) -> UserTemplates:
+    """The user's templates, reloaded whenever one was added, changed or removed.
+
+    `version` is TEMPLATES_VERSION_SQL's answer when the caller already read it (a claim does).
+    """
+    if version is None:
+        with connection.cursor() as cursor:  # every batch asks: no ORM compile for a fixed question
+            cursor.execute(TEMPLATES_VERSION_SQL)
+            version = cursor.fetchone()
     with _cache_lock:
         if version != _user_templates["version"]:
             loaded = UserTemplates()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from celery import shared_task
+from celery.signals import worker_shutting_down
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -21,7 +20,13 @@ from contactpoints.services import IDEMPOTENCY_WINDOW
 def deliver_due() -> dict[str, int]:
     """A wake: claim and send due deliveries while there are any. Returns how many ended in each status."""
     close_old_connections()  # drop a connection that is too old or broken; keep a good one
-    return dict(Counter(queue.deliver_due().values()))  # what the worker logs: counts, not every id
+    return dict(queue.deliver_due())  # what the worker logs: counts, not every id
+
+
+@worker_shutting_down.connect
+def _stop_lingering(**_: object) -> None:
+    """A warm shutdown waits for running tasks: a wake lingering for rings must end instead."""
+    queue.WORKER_STOPPING.set()
 
 
 @shared_task(name="contactpoints.tasks.deliver", ignore_result=True)

@@ -13,6 +13,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from contactpoints import queue as engine
+from contactpoints import sending
 from contactpoints.intake import parse_intake
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Notification, NotificationTemplate
 from contactpoints.sending import Send, SendResult
@@ -75,6 +76,20 @@ def test_success_records_one_attempt(pending_delivery, receiver):
     integration.refresh_from_db()
     assert integration.last_attempt_at is not None and integration.last_attempt_error == ""
     assert receiver.requests[0].headers["webhook-id"] == str(pending_delivery.pk)
+
+
+def test_a_claim_loads_its_batch_and_the_templates_version_in_one_query(pending_delivery, django_assert_num_queries):
+    expected_queries = 1 if connection.vendor == "postgresql" else 2  # SQLite: the UPDATE, then the load
+    with django_assert_num_queries(expected_queries):
+        batch = engine.claim(5)
+    (delivery,) = batch.deliveries
+    assert delivery == pending_delivery and delivery.status == DeliveryStatus.SENDING
+    assert delivery.notification == pending_delivery.notification
+    assert delivery.integration.contact_point == pending_delivery.integration.contact_point
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sending.TEMPLATES_VERSION_SQL)
+            assert batch.templates_version == cursor.fetchone()
 
 
 def test_a_claimed_delivery_is_not_sent_twice(pending_delivery, receiver):
@@ -225,7 +240,7 @@ def test_a_wake_claims_batches_until_nothing_is_due_and_a_full_batch_calls_in_he
     many_due(make_contact_point, receiver, django_capture_on_commit_callbacks, 4)
     with mock.patch("contactpoints.broker.clear_wake") as cleared:
         statuses = engine.deliver_due()
-    assert list(statuses.values()) == [DeliveryStatus.DELIVERED] * 4
+    assert statuses == {DeliveryStatus.DELIVERED: 4}
     published.assert_called_once_with()  # the first batch was full: another thread may join
     cleared.assert_called_once_with()  # only once nothing was left
     assert len(receiver.requests) == 4
@@ -246,7 +261,7 @@ def test_a_delivery_committed_while_the_flag_is_cleared_is_still_claimed(
 
     with mock.patch("contactpoints.broker.clear_wake", side_effect=commit_one_more):
         statuses = engine.deliver_due()
-    assert list(statuses.values()) == [DeliveryStatus.DELIVERED]
+    assert statuses == {DeliveryStatus.DELIVERED: 1}
     assert [r.json()["alerts"][0]["labels"]["alertname"] for r in receiver.requests] == ["Late"]
 
 
@@ -390,7 +405,44 @@ def test_a_wake_lingers_for_the_next_commit_and_claims_it_without_a_celery_messa
         answer = accept_notification(contact_point, parsed)  # rings the doorbell, not Celery
         receiver.wait_for(1, timeout_seconds=2)
         statuses = lingering.result(timeout=5)
-    assert list(statuses.values()) == [DeliveryStatus.DELIVERED]
+    assert statuses == {DeliveryStatus.DELIVERED: 1}
     assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
     published.assert_not_called()  # the flag stayed set while it lingered: nobody published
     assert redis.get(broker.WAKE_PENDING_KEY) is None  # and was cleared once nothing more rang
+
+
+@pytest.fixture
+def rings(monkeypatch, settings):
+    """broker.listen answers from a list (True: a commit rang) and records each call."""
+    settings.DELIVERY_WAKE_LINGER_SECONDS = 0.5
+    answers, heard = [], []
+
+    def listen(seconds):
+        heard.append(seconds)
+        return answers.pop(0) if answers else False
+
+    monkeypatch.setattr(engine.broker, "listen", listen)
+    monkeypatch.setattr(engine.broker, "clear_wake", mock.Mock())
+    return answers, heard
+
+
+def test_a_trickle_keeps_its_wake_past_the_backlog_deadline(db, rings, published, monkeypatch):
+    monkeypatch.setattr(engine, "WAKE_WORK_SECONDS", 0)  # a backlog would hand on at once
+    answers, heard = rings
+    answers += [True] * 5  # rings keep coming: no Celery hop however long they do
+    engine.deliver_due()
+    assert len(heard) == 6  # five rings, then the sixth listen heard none
+    published.assert_not_called()
+    engine.broker.clear_wake.assert_called_once()
+
+
+def test_a_worker_shutting_down_stops_lingering(db, rings, published):
+    answers, heard = rings
+    answers += [True] * 5
+    engine.WORKER_STOPPING.set()
+    try:
+        engine.deliver_due()
+    finally:
+        engine.WORKER_STOPPING.clear()
+    assert heard == []  # it cleared its flag and ended without waiting for rings
+    engine.broker.clear_wake.assert_called_once()
