@@ -74,16 +74,17 @@ def publish(countdown_seconds: float | None = None) -> bool:
     return True
 
 
-def listen(seconds: float) -> bool:
+def listen(seconds: float) -> bool | None:
     """Linger as the wake in progress: keep its flag set and wait up to `seconds` for a commit to
-    ring the doorbell. True when one rang (claim again), False when none did or Redis is down.
+    ring the doorbell. True when one rang (claim again), False when none did, None when this
+    cannot listen (Redis unreachable, or lingering turned off).
 
     At a steady trickle of notifications this saves each one a trip through Celery. A ring left
     over from earlier costs one empty claim. The wait stays below the Redis client's socket timeout.
     """
     seconds = min(seconds, settings.REDIS_SOCKET_TIMEOUT_SECONDS / 2)
     if seconds <= 0:
-        return False
+        return None
     try:
         pipe = get_redis().pipeline(transaction=False)
         pipe.pexpire(WAKE_PENDING_KEY, WAKE_PENDING_TTL_MS)
@@ -91,7 +92,7 @@ def listen(seconds: float) -> bool:
         return pipe.execute()[1] is not None
     except REDIS_ERRORS as exc:
         logger.debug("not listening for rings: %s", exc)
-        return False
+        return None
 
 
 def clear_wake() -> None:

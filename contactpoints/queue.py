@@ -49,6 +49,10 @@ WAKE_LATE_SECONDS = 0.05
 WAKE_WORK_SECONDS = 5.0
 # Set when the worker begins a warm shutdown (contactpoints.tasks): a lingering wake stops lingering.
 WORKER_STOPPING = threading.Event()
+# One wake per worker process lingers at a time. Otherwise every wake that finds the queue drained
+# (the sweeper's and retries' too) would linger, each claiming a share of a trickle: more claims,
+# and threads contending for the GIL with each other's sends.
+_LINGERING = threading.Lock()
 
 
 @dataclass
@@ -149,16 +153,18 @@ def _deliveries(found: list[tuple]) -> list[Delivery]:
 
 
 def deliver_due() -> Counter[str]:
-    """A wake's work: claim, send and record batches until nothing is due. Returns how many
-    deliveries ended in each status.
+    """A wake's work: claim, send and record batches while anything is due; then, for one wake per
+    worker process, wait for the next commit's ring. Returns how many deliveries ended in each status.
 
-    While this loops, the wake flag stays set, so a steady stream of notifications costs no
-    messages at all. The first full batch rings once more, so another worker thread joins while
-    there is a backlog, and a backlog still going after WAKE_WORK_SECONDS carries on in a fresh
-    task (a worker's warm shutdown waits for running tasks). Once a claim comes back short, the
-    wake lingers up to DELIVERY_WAKE_LINGER_SECONDS for the next commit's ring, for as long as
-    rings come and the worker is not shutting down (WORKER_STOPPING): a trickle never waits for a
-    Celery hop. When no ring comes, the flag is cleared and the queue looked at once more:
+    While this loops, the wake flag stays set, so notifications cost no Celery messages at all.
+    The first full batch rings once more, so another worker thread joins while there is a
+    backlog, and a backlog still going after WAKE_WORK_SECONDS carries on in a fresh task (a
+    worker's warm shutdown waits for running tasks). Once a claim comes back short, one wake of
+    the process lingers on the doorbell, renewing the flag every DELIVERY_WAKE_LINGER_SECONDS,
+    until the worker shuts down (WORKER_STOPPING): the first notification after a quiet hour is
+    claimed as fast as one in a steady trickle, where a Celery hop cost up to a second after a
+    busy spell. Other wakes that find the queue drained end, leaving the flag to it. A wake that
+    cannot linger (Redis down, lingering off) clears the flag and looks at the queue once more:
     whatever was committed before the clear saw the flag and did not ring.
     """
     counts: Counter[str] = Counter()
@@ -176,10 +182,27 @@ def deliver_due() -> Counter[str]:
         if not full:
             if cleared:
                 return counts  # from the clear on, every commit rang for itself
-            if not WORKER_STOPPING.is_set() and broker.listen(settings.DELIVERY_WAKE_LINGER_SECONDS):
+            if not _LINGERING.acquire(blocking=False):
+                return counts  # another wake of this worker lingers, and holds the flag for both
+            try:
+                rang = _linger()
+            finally:
+                _LINGERING.release()
+            if rang:
                 continue  # a commit rang while this wake lingered: claim it now, no Celery message
             broker.clear_wake()
             cleared = True
+
+
+def _linger() -> bool:
+    """Wait for a commit's ring, however long none comes: True when one rang. False when the
+    worker shuts down, lingering is off (DELIVERY_WAKE_LINGER_SECONDS 0) or Redis does not answer;
+    then the wake ends as one that never lingered."""
+    while not WORKER_STOPPING.is_set():
+        rang = broker.listen(settings.DELIVERY_WAKE_LINGER_SECONDS)
+        if rang is not False:
+            return bool(rang)
+    return False
 
 
 def run_delivery(delivery_id: Any) -> str | None:

@@ -5,7 +5,10 @@ import os
 
 import redis
 from celery import Celery
+from celery.signals import worker_ready
 from kombu.transport import redis as kombu_redis
+
+from project.heap import freeze_start_up_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
@@ -14,6 +17,11 @@ logger = logging.getLogger(__name__)
 app = Celery("contactpoints")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _freeze_start_up_objects(**_: object) -> None:
+    freeze_start_up_objects()
 
 
 def _keep_worker_alive_after_the_broker_closed() -> None:

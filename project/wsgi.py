@@ -9,6 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
+
+from project.heap import freeze_start_up_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
@@ -51,3 +54,5 @@ def read_chunked_bodies(app: WSGIApp) -> WSGIApp:
 
 
 application = read_chunked_bodies(get_wsgi_application())
+get_resolver().url_patterns  # noqa: B018 - every view imported now, not by the first request
+freeze_start_up_objects()

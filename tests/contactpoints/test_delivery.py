@@ -404,22 +404,29 @@ def test_a_wake_lingers_for_the_next_commit_and_claims_it_without_a_celery_messa
         parsed = parse_intake([{"labels": {"alertname": "Trickle"}}], max_alerts=10)
         answer = accept_notification(contact_point, parsed)  # rings the doorbell, not Celery
         receiver.wait_for(1, timeout_seconds=2)
-        statuses = lingering.result(timeout=5)
+        time.sleep(0.5)  # a quiet spell longer than one wait on the doorbell: it still lingers
+        assert not lingering.done()
+        engine.WORKER_STOPPING.set()  # the worker's warm shutdown ends it
+        try:
+            statuses = lingering.result(timeout=5)
+        finally:
+            engine.WORKER_STOPPING.clear()
     assert statuses == {DeliveryStatus.DELIVERED: 1}
     assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
     published.assert_not_called()  # the flag stayed set while it lingered: nobody published
-    assert redis.get(broker.WAKE_PENDING_KEY) is None  # and was cleared once nothing more rang
+    assert redis.get(broker.WAKE_PENDING_KEY) is None  # and was cleared when it stopped
 
 
 @pytest.fixture
 def rings(monkeypatch, settings):
-    """broker.listen answers from a list (True: a commit rang) and records each call."""
+    """broker.listen answers from a list (True: a commit rang, False: none did), then None (cannot
+    listen), and records each call."""
     settings.DELIVERY_WAKE_LINGER_SECONDS = 0.5
     answers, heard = [], []
 
     def listen(seconds):
         heard.append(seconds)
-        return answers.pop(0) if answers else False
+        return answers.pop(0) if answers else None
 
     monkeypatch.setattr(engine.broker, "listen", listen)
     monkeypatch.setattr(engine.broker, "clear_wake", mock.Mock())
@@ -431,9 +438,31 @@ def test_a_trickle_keeps_its_wake_past_the_backlog_deadline(db, rings, published
     answers, heard = rings
     answers += [True] * 5  # rings keep coming: no Celery hop however long they do
     engine.deliver_due()
-    assert len(heard) == 6  # five rings, then the sixth listen heard none
+    assert len(heard) == 6  # five rings, then the sixth listen could not
     published.assert_not_called()
     engine.broker.clear_wake.assert_called_once()
+
+
+def test_a_quiet_spell_keeps_the_wake_lingering_for_the_next_ring(pending_delivery, receiver, rings, published):
+    answers, heard = rings
+    Delivery.objects.filter(pk=pending_delivery.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    answers += [False, False, False]  # nothing rang for three waits
+    with mock.patch.object(engine, "claim", wraps=engine.claim) as claims:
+        assert engine.deliver_due() == {}
+    assert len(heard) == 4 and claims.call_count == 2  # no claim while quiet; one after it could not listen
+    published.assert_not_called()
+    engine.broker.clear_wake.assert_called_once()
+
+
+def test_one_wake_per_worker_lingers_and_the_others_end(db, rings, published):
+    _, heard = rings
+    assert engine._LINGERING.acquire(blocking=False)  # another wake of this process lingers
+    try:
+        assert engine.deliver_due() == {}
+    finally:
+        engine._LINGERING.release()
+    assert heard == []  # it did not listen
+    engine.broker.clear_wake.assert_not_called()  # and left the flag to the lingering wake
 
 
 def test_a_worker_shutting_down_stops_lingering(db, rings, published):
