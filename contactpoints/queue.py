@@ -31,6 +31,7 @@ from contactpoints import broker, metrics, monitoring, rows, sending, storms
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 from contactpoints.sending import SendResult
 from integrations.base import Outcome, Result
+from integrations.template_sandbox import WALL_CLOCK_FACTOR
 from integrations.templating import DEFAULT_TIMEOUT_SECONDS as TEMPLATE_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -38,10 +39,11 @@ logger = logging.getLogger(__name__)
 # A claimed delivery belongs to its worker this long past the request timeout; after that the
 # sweeper assumes the worker died (redirects, SMTP and rendering fit well inside the margin).
 LEASE_MARGIN_SECONDS = 60
-# A send that waited this long for a sender thread is not started: rendering (its own budget) and
-# the attempt (DELIVERY_TIMEOUT_SECONDS) could no longer finish before the lease lapses and the
-# sweeper hands the delivery to another worker. It goes back to the queue unsent instead.
-START_WITHIN_SECONDS = LEASE_MARGIN_SECONDS - TEMPLATE_TIMEOUT_SECONDS - 10
+# A send that waited this long for a sender thread is not started: rendering (its own budget, at
+# most WALL_CLOCK_FACTOR times it on the clock) and the attempt (DELIVERY_TIMEOUT_SECONDS) could no
+# longer finish before the lease lapses and the sweeper hands the delivery to another worker. It
+# goes back to the queue unsent instead.
+START_WITHIN_SECONDS = LEASE_MARGIN_SECONDS - TEMPLATE_TIMEOUT_SECONDS * WALL_CLOCK_FACTOR - 10
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 # A retry's wake arrives this much after it is due, so clocks never make it find nothing.
 WAKE_LATE_SECONDS = 0.05

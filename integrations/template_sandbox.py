@@ -1,8 +1,8 @@
 """The template sandbox's guards: deadline, size limits, and the guarded Jinja environment.
 
 A template cannot reach settings, files, the database or the network (no loader, no imports,
-sandboxed attribute access), and a runaway one is stopped: a wall-clock deadline checked on every
-attribute access, call, filter and loop step, a cap on the text it may produce, and size checks
+sandboxed attribute access), and a runaway one is stopped: a deadline checked on every attribute
+access, call, filter and loop step (on the render clock below), a cap on the text it may produce, and size checks
 wherever a value can grow (operators, literals, calls). integrations/templating.py builds its
 environment on SandboxEnvironment and wraps its filters with guarded_filter.
 """
@@ -46,10 +46,26 @@ class TimeLimitExceeded(LimitExceeded):
 # -- one render: deadline, depth and produced-text budget, shared by nested template() calls --------
 
 
+def render_clock() -> float:
+    """A render's time: the CPU time of its thread, so a template is limited by the work it does.
+
+    A wall-clock limit also counted the time a render waited for a core or the GIL: on a loaded
+    worker (two worker processes and the web on two cores) a default title that waited 2 s behind
+    the other sender threads "exceeded the time limit" and its notification failed for good.
+    """
+    return time.thread_time()
+
+
+# A render that keeps waiting anyway (starved, or blocked in a call) ends after this many times its
+# limit in wall-clock time, so it cannot hold its sender thread or outlast its delivery's lease.
+WALL_CLOCK_FACTOR = 5
+
+
 @dataclasses.dataclass
 class RenderSession:
-    deadline: float
+    deadline: float  # on render_clock()
     timeout_seconds: float
+    wall_deadline: float = float("inf")  # on time.monotonic()
     depth: int = 0
     produced: int = 0
 
@@ -61,8 +77,13 @@ RENDER_SESSION: contextvars.ContextVar[RenderSession | None] = contextvars.Conte
 class RenderBudget:
     """The time every template of one delivery shares; a render started under it ends by its deadline."""
 
-    deadline: float
+    deadline: float  # on render_clock(): the thread that opened the budget renders under it
     timeout_seconds: float
+    wall_deadline: float
+
+    @classmethod
+    def starting_now(cls, seconds: float) -> RenderBudget:
+        return cls(render_clock() + seconds, seconds, time.monotonic() + seconds * WALL_CLOCK_FACTOR)
 
 
 RENDER_BUDGET: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar("template_budget", default=None)
@@ -75,7 +96,7 @@ def render_budget(seconds: float) -> Iterator[RenderBudget]:
     Without it each render gets its own timeout, so a delivery with six looping fields took six
     times as long. Opened inside another budget, the earlier deadline stays in force.
     """
-    budget = RenderBudget(time.monotonic() + seconds, seconds)
+    budget = RenderBudget.starting_now(seconds)
     outer = RENDER_BUDGET.get()
     if outer is not None and outer.deadline <= budget.deadline:
         budget = outer
@@ -88,8 +109,8 @@ def render_budget(seconds: float) -> Iterator[RenderBudget]:
 
 def new_session(timeout_seconds: float) -> RenderSession:
     """A render's session: under the open budget's deadline, else its own timeout from now."""
-    budget = RENDER_BUDGET.get() or RenderBudget(time.monotonic() + timeout_seconds, timeout_seconds)
-    return RenderSession(budget.deadline, budget.timeout_seconds)
+    budget = RENDER_BUDGET.get() or RenderBudget.starting_now(timeout_seconds)
+    return RenderSession(budget.deadline, budget.timeout_seconds, budget.wall_deadline)
 
 
 def time_limit_error(session: RenderSession | None = None, fallback_seconds: float = 0.0) -> TimeLimitExceeded:
@@ -102,7 +123,7 @@ def time_limit_error(session: RenderSession | None = None, fallback_seconds: flo
 def check_deadline() -> None:
     """Stop the current render once it is past its deadline (called on every step a template takes)."""
     session = RENDER_SESSION.get()
-    if session is not None and time.monotonic() > session.deadline:
+    if session is not None and (render_clock() > session.deadline or time.monotonic() > session.wall_deadline):
         raise time_limit_error(session)
 
 
@@ -111,7 +132,7 @@ def seconds_left(default: float) -> float:
     session = RENDER_SESSION.get()
     if session is None:
         return default
-    left = session.deadline - time.monotonic()
+    left = min(session.deadline - render_clock(), session.wall_deadline - time.monotonic())
     if left <= 0:
         raise time_limit_error(session)
     return left

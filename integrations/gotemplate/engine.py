@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ from integrations.gotemplate.execute import State
 from integrations.gotemplate.lexer import GoTemplateError, T, tokenize
 from integrations.gotemplate.parser import ANY_FUNCTION, Parser
 from integrations.gotemplate.values import with_state
+from integrations.template_sandbox import render_clock
 
 DEFAULT_TIMEOUT_SECONDS = 2.0
 
@@ -120,7 +120,7 @@ class TemplateSet:
         tree = self.trees.get(name)
         if tree is None:
             raise GoTemplateError(f"no template {n.repr_go(name)} associated with template set")
-        state = State(self.trees, self.funcs, time.monotonic() + self.timeout_seconds)
+        state = State(self.trees, self.funcs, render_clock() + self.timeout_seconds)
         try:
             state.run(tree, data)
         except RecursionError:

@@ -11,7 +11,6 @@ Every action, loop step and call checks the deadline; the output is capped.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,7 +26,7 @@ from integrations.gotemplate.printing import (
     value_text,
 )
 from integrations.gotemplate.values import check_arity, exported, field_value, truth, zero_value
-from integrations.template_sandbox import MAX_OUTPUT_BYTES, check_deadline
+from integrations.template_sandbox import MAX_OUTPUT_BYTES, check_deadline, render_clock
 
 MAX_TEMPLATE_DEPTH = 100  # nested {{template}} calls (Go allows 100000; Python's stack does not)
 # All text and lists the functions of one render may build, kept or not: a loop appending fresh
@@ -48,6 +47,7 @@ class State:
     """One execution: the template set's trees and functions, the output, the variables."""
 
     def __init__(self, trees: Mapping[str, n.Tree], funcs: Mapping[str, Callable[..., Any]], deadline: float):
+        # `deadline` is on the sandbox's render_clock (the thread's CPU time).
         self.trees, self.funcs, self.deadline = trees, funcs, deadline
         self.out: list[str] = []
         self.size = 0
@@ -74,7 +74,7 @@ class State:
 
     def tick(self) -> None:
         """One step: stop at the deadline (ours, and the shared render session's)."""
-        if time.monotonic() > self.deadline:
+        if render_clock() > self.deadline:
             raise self.error("template execution exceeded the time limit")
         try:
             check_deadline()
