@@ -39,6 +39,7 @@ from integrations.alertdata import (
     test_alert,
     to_plain,
 )
+from integrations.builtin_texts import DEFAULT_SETTINGS, render_default
 from integrations.go_templates import GO, JINJA, GoRenderer, GoTemplateFailure, GoTimeLimitFailure, parses_as_go
 from integrations.goformat import Time, in_time_zone
 from integrations.gotemplate import is_go_template
@@ -125,6 +126,11 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def _printed(value: Any) -> str:
+    """What `{{ value }}` prints."""
+    return str(_finalize(value))
 
 
 # -- functions and filters (spec §3.5, in Jinja form) ----------------------------------------------
@@ -311,6 +317,10 @@ class TemplateRenderer:
         self, source: str, data: TemplateData, *, extra: Mapping[str, Any] | None = None, syntax: str | None = None
     ) -> str:
         """Render template text in its syntax (given, or the one it is written in); raises TemplateError."""
+        if not extra and syntax is None and source in DEFAULT_SETTINGS:
+            text = self._default_text(source, data)
+            if text is not None:
+                return text
         if (syntax or syntax_of(source)) == GO:
             with as_template_error():
                 return self.go.render(source, data)
@@ -348,6 +358,19 @@ class TemplateRenderer:
         return EmailBody(
             self.render_named("email.html", data, extra=extra), self.render_named("email.txt", data, extra=extra)
         )
+
+    def _default_text(self, source: str, data: TemplateData) -> str | None:
+        """A default title or message setting without the engine (integrations/builtin_texts.py);
+        None when it must go through the engine after all."""
+        token = RENDER_SESSION.set(new_session(self.timeout_seconds)) if RENDER_SESSION.get() is None else None
+        try:
+            check_deadline()  # a budget spent by earlier fields fails this one too, as in _execute
+            return render_default(source, data, self.templates, BUILTIN_TEMPLATES, _printed)
+        except TimeLimitExceeded as exc:
+            raise TemplateTimeLimitError(str(exc)) from None
+        finally:
+            if token is not None:
+                RENDER_SESSION.reset(token)
 
     def _named(self, name: str) -> Any:
         if name not in self.templates:
