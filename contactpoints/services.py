@@ -213,6 +213,7 @@ NOTIFICATION_COLUMNS = (
     "source",
     "received_at",
 )
+JSON_COLUMNS = ("alerts", "group_labels")
 
 
 @cache
@@ -264,9 +265,6 @@ def _one_statement_sql(*, by_token: bool) -> str:
         )
         SELECT {found_caller}, EXISTS (SELECT 1 FROM target), ARRAY(SELECT status FROM delivery)
     """  # noqa: S608 - table and column names are ours; every value is a parameter
-
-
-JSON_COLUMNS = ("alerts", "group_labels")
 
 
 def _run_one_statement(notification: Notification, *, by_token: bool, **found_by: Any) -> tuple[bool, bool, list[str]]:
