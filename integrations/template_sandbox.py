@@ -1,10 +1,10 @@
 """The template sandbox's guards: deadline, size limits, and the guarded Jinja environment.
 
 A template cannot reach settings, files, the database or the network (no loader, no imports,
-sandboxed attribute access), and a runaway one is stopped: a deadline checked on every attribute
-access, call, filter and loop step (on the render clock below), a cap on the text it may produce, and size checks
-wherever a value can grow (operators, literals, calls). integrations/templating.py builds its
-environment on SandboxEnvironment and wraps its filters with guarded_filter.
+sandboxed attribute access), and a runaway one is stopped: a deadline (on the render clock below)
+checked on every attribute access, call, filter and loop step, a cap on the text it may produce,
+and size checks wherever a value can grow (operators, literals, calls). integrations/templating.py
+builds its environment on SandboxEnvironment and wraps its filters with guarded_filter.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def render_clock() -> float:
     """A render's time: the CPU time of its thread, so a template is limited by the work it does.
 
     A wall-clock limit also counted the time a render waited for a core or the GIL: on a loaded
-    worker (two worker processes and the web on two cores) a default title that waited 2 s behind
-    the other sender threads "exceeded the time limit" and its notification failed for good.
+    worker (two worker processes and the web on two cores) a webhook's url template that waited
+    2 s behind the other sender threads "exceeded the time limit" and its notification failed for good.
     """
     return time.thread_time()
 
