@@ -105,8 +105,9 @@ def claim(limit: int, ids: list | None = None) -> Batch:
         if connection.vendor == "postgresql":
             cursor.execute(_CLAIM_AND_LOAD_SQL.format(update=update), parameters)
             found = cursor.fetchall()
-            version = tuple(found[0][-2:]) if found else None
-            return Batch(token, _deliveries(found), templates_version=version) if found else Batch()
+            if not found:
+                return Batch()
+            return Batch(token, _deliveries(found), templates_version=tuple(found[0][-2:]))
         cursor.execute(update, parameters)
         if not cursor.rowcount:
             return Batch()

@@ -184,8 +184,8 @@ DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
 DELIVERY_SWEEP_INTERVAL_SECONDS = env.float("DELIVERY_SWEEP_INTERVAL_SECONDS", default=10.0)
 # Deliveries one wake claims and sends together (one UPDATE, one SELECT, one recording transaction).
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
-# How long a worker thread that found nothing due waits for the next commit before it lets go
-# (at most half of REDIS_SOCKET_TIMEOUT_SECONDS; 0: not at all). Saves a trickle the Celery hop.
+# Each wait of the worker thread that stays on the doorbell for the next commit's ring (one per
+# worker process, until it shuts down; at most half of REDIS_SOCKET_TIMEOUT_SECONDS; 0: no lingering).
 DELIVERY_WAKE_LINGER_SECONDS = env.float("DELIVERY_WAKE_LINGER_SECONDS", default=0.5)
 # Requests one worker process keeps in flight while it waits on the network.
 DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=32)

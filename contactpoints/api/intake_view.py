@@ -30,13 +30,13 @@ def intake_rate() -> ratelimit.Rate:
     return ratelimit.Rate.parse(settings.INTAKE_RATE_LIMIT)
 
 
-def _caller_identity(request) -> str:
-    token_hash = getattr(request.auth, "token_hash", None)
-    return f"token:{token_hash[:16]}" if token_hash else f"user:{request.user.pk}"
-
-
 def _token_identity(token_hash: str) -> str:
     return f"token:{token_hash[:16]}"
+
+
+def _caller_identity(request) -> str:
+    token_hash = getattr(request.auth, "token_hash", None)
+    return _token_identity(token_hash) if token_hash else f"user:{request.user.pk}"
 
 
 class Refused(Exception):
