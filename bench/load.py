@@ -199,17 +199,31 @@ def burst(port: int, path: str, token: str, phase: str, total: int, connections:
     return asyncio.run(_burst(port, path, token, phase, total, connections))
 
 
+# Below the keep-alive timeout of the servers measured (gunicorn here: 5 s).
+IDLE_REUSE_SECONDS = 2.0
+
+
 async def _paced(port: int, path: str, token: str, phase: str, rate: int, seconds: int) -> SendResult:
     headers, result = request_headers(token), SendResult(started=time.time())
-    idle: list[HttpConnection] = []
+    idle: list[tuple[HttpConnection, float]] = []  # with when each came back, newest last
     tasks: set[asyncio.Task[None]] = set()
 
+    def free_connection() -> HttpConnection:
+        """The newest idle connection, or a new one: a slow answer must not delay the next send.
+        One idle for longer than IDLE_REUSE_SECONDS is closed instead, as HTTP clients do: the
+        server may be closing it at that moment, and a POST lost that way cannot be retried."""
+        while idle:
+            connection, since = idle.pop()
+            if time.monotonic() - since <= IDLE_REUSE_SECONDS:
+                return connection
+            connection.close()
+        return HttpConnection(port)
+
     async def send(index: int) -> None:
-        # A free connection, or a new one: a slow answer must not delay the next send.
-        connection = idle.pop() if idle else HttpConnection(port)
+        connection = free_connection()
         body = alert_body(f"{phase}:{index}", sent=time.time())
         await _send_one(connection, path, headers, body, result, 30.0)
-        idle.append(connection)
+        idle.append((connection, time.monotonic()))
 
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -222,7 +236,7 @@ async def _paced(port: int, path: str, token: str, phase: str, rate: int, second
         await asyncio.wait(tasks, timeout=60)
     for task in tasks:
         task.cancel()
-    for connection in idle:
+    for connection, _ in idle:
         connection.close()
     result.finished = time.time()
     return result
