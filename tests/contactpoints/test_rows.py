@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from contactpoints.models import ApiToken, ContactPoint, hash_token
-from contactpoints.rows import get_one
+from contactpoints.rows import columns, get_one
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +34,48 @@ def test_more_than_one_row_is_an_error():
     ContactPoint.objects.create(name="B", description="same")
     with pytest.raises(ContactPoint.MultipleObjectsReturned):
         get_one(ContactPoint, ("id",), description="same")
+
+
+def _fields_of(instance) -> dict:
+    return {name: value for name, value in vars(instance).items() if name != "_state"}
+
+
+def test_an_instance_is_what_the_orm_builds_for_the_same_row():
+    from contactpoints.queue import _LOADED_FIELDS
+    from contactpoints.rows import instance
+
+    point = ContactPoint.objects.create(name="Ops", description="pager")
+    names = _LOADED_FIELDS[3]  # every field of a contact point, as a claim reads them
+    table = ContactPoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns(ContactPoint, 'c')} FROM {table} c WHERE id = %s", [point.pk])  # noqa: S608
+        built = instance(ContactPoint, names, cursor.fetchone())
+    loaded = ContactPoint.objects.get(pk=point.pk)
+    assert _fields_of(built) == _fields_of(loaded)
+    assert (built._state.adding, built._state.db) == (False, "default")
+    assert built.get_deferred_fields() == set()
+    built.description = "changed"
+    built.save(update_fields=["description"])  # a normal instance: it saves as an UPDATE
+    assert ContactPoint.objects.get(pk=point.pk).description == "changed"
+
+
+def test_a_model_someone_listens_to_at_init_is_built_by_the_orm():
+    from django.db.models.signals import post_init
+
+    from contactpoints import rows
+
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    _, plain = ApiToken.issue("ci", "admin")
+    post_init.connect(listener, sender=ApiToken)
+    rows._plain_init.cache_clear()
+    try:
+        found = get_one(ApiToken, ("id", "scope"), token_hash=hash_token(plain))
+    finally:
+        post_init.disconnect(listener, sender=ApiToken)
+        rows._plain_init.cache_clear()
+    assert seen == [found]
+    assert found.get_deferred_fields() >= {"name", "token_hash"}
