@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from contactpoints import pacing
 from contactpoints.models import ContactPoint, Integration, Notification, NotificationTemplate, TemplateSyntax
+from contactpoints.storable import storable_text
 from integrations.alertdata import test_alert
 from integrations.base import Outcome, Result, SendContext, SettingsError
 from integrations.destinations import Destination, destination_of
@@ -174,7 +175,8 @@ def send_notification(send: Send, templates: UserTemplates) -> SendResult:
     started_at = timezone.now()
     clock = time.monotonic()
     outcome = _send(send, templates)
-    outcome.error = scrub(outcome.error, send.integration.secret_values())
+    # Recorded in three places; an answer's body may quote a secret, or hold a NUL no column can store.
+    outcome.error = storable_text(scrub(outcome.error, send.integration.secret_values()))
     return SendResult(outcome, time.monotonic() - clock, started_at)
 
 

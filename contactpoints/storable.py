@@ -10,6 +10,11 @@ UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL, and surrogates (unpa
 UNSTORABLE_MESSAGE = "must not contain NUL characters, lone surrogates or infinite numbers"
 
 
+def storable_text(text: str) -> str:
+    """Text from outside (an answer's body in an error) with what PostgreSQL cannot store replaced by U+FFFD."""
+    return UNSTORABLE_TEXT.sub("\ufffd", text)
+
+
 def first_unstorable(value: Any, path: str = "body") -> str | None:
     """The path of the first value PostgreSQL cannot store (in a string, a name or a number), else None.
 

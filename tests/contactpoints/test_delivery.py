@@ -130,6 +130,17 @@ def test_client_error_fails_at_once(pending_delivery, receiver):
     assert pending_delivery.last_error == "webhook response status 404 Not Found: no such hook"
 
 
+def test_an_answer_with_nul_bytes_is_recorded_with_them_replaced(pending_delivery, receiver):
+    # PostgreSQL text cannot hold NUL: stored as it came, the attempt would never be recorded.
+    receiver.answer_with(Answer(404, b"no\x00such hook"))
+    assert engine.run_delivery(pending_delivery.pk) == DeliveryStatus.FAILED
+    pending_delivery.refresh_from_db()
+    assert pending_delivery.last_error == "webhook response status 404 Not Found: no\ufffdsuch hook"
+    assert Attempt.objects.get(delivery=pending_delivery).error == pending_delivery.last_error
+    pending_delivery.integration.refresh_from_db()
+    assert pending_delivery.integration.last_attempt_error == pending_delivery.last_error
+
+
 def test_attempts_are_capped(pending_delivery, receiver, settings):
     settings.DELIVERY_MAX_ATTEMPTS = 2
     receiver.default = Answer(503, b"down")
