@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from contextlib import nullcontext
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -14,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contactpoints import broker, metrics
+from contactpoints import broker, metrics, rows
 from contactpoints.intake import ParsedIntake
 from contactpoints.models import (
     ApiToken,
@@ -282,21 +280,12 @@ def _one_statement_sql(*, by_token: bool) -> str:
     """  # noqa: S608 - table and column names and statuses are ours; every value is in the parameter
 
 
-def _json_value(value: Any) -> str:
-    """The statement's UUIDs and times in the JSON parameter (microseconds kept, unlike Django's encoder)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not a statement value")
-
-
 def _run_one_statement(notification: Notification, *, by_token: bool, **found_by: Any) -> tuple[bool, bool, list[str]]:
     """(caller found, contact point found, the deliveries' statuses)."""
     document = {name: getattr(notification, name) for name in NOTIFICATION_COLUMNS}
     document.update(found_by, firing=notification.status == "firing")
     with connection.cursor() as cursor:
-        cursor.execute(_one_statement_sql(by_token=by_token), [json.dumps(document, default=_json_value)])
+        cursor.execute(_one_statement_sql(by_token=by_token), [rows.json_parameter(document)])
         caller_found, target_found, statuses = cursor.fetchone()
     return caller_found, target_found, statuses
 
