@@ -81,8 +81,10 @@ def work(done: threading.Event, errors: list[str]) -> None:
     """The worker's side: claim, send and record until the web side is done and nothing is due."""
     try:
         while True:
+            # Read before the pass: a pass that began before the last intake committed may miss it.
+            web_done = done.is_set()
             statuses = queue.deliver_due()
-            if done.is_set() and not statuses:
+            if web_done and not statuses:
                 return
     except Exception:  # reported to the test, which fails on it
         errors.append(traceback.format_exc())
