@@ -6,8 +6,9 @@ policy (checked on every new connection, so on every redirect hop and against DN
 just the URL's host name), redirects followed explicitly (credentials never follow one to another
 origin), the user agent, keep-alive connections per destination shared by the process's sender
 threads, TLS options, and logs and errors that never carry a URL's path or query (webhook URLs
-are secrets). It speaks urllib3 directly: requests' sessions cost as much CPU again per request
-and add nothing this seam needs.
+are secrets). urllib3's connection classes connect (policy, TLS, SNI, host name checks); the
+request and answer are written and read by integrations.connections, at a fraction of the CPU
+that urllib3's pool and http.client spent on them.
 """
 
 from __future__ import annotations
@@ -26,23 +27,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from urllib3 import HTTPHeaderDict, PoolManager, Timeout, encode_multipart_formdata
+from urllib3 import HTTPHeaderDict, encode_multipart_formdata
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
     LocationValueError,
     NewConnectionError,
-    ProtocolError,
     SSLError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.response import BaseHTTPResponse
 from urllib3.util import connection as urllib3_connection
+from urllib3.util import parse_url
 
 from integrations import deadlines
 from integrations.base import HttpResponse, OutgoingRequest, TlsOptions, TransportError
+from integrations.connections import Connection, ConnectionPool, InvalidHeader, ProtocolError, request_bytes
 from integrations.deadlines import AttemptDeadline, default_ssl_context, with_deadline
 
 logger = logging.getLogger(__name__)
@@ -121,22 +121,6 @@ class GuardedHTTPSConnection(HTTPSConnection):
         return _guarded_new_conn(self)
 
 
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-class GuardedPoolManager(PoolManager):
-    """Connection pools per destination whose every new connection goes through the outbound policy."""
-
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, **kwargs):
-        super().__init__(ssl_context=ssl_context or default_ssl_context(), **kwargs)
-        self.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
-
-
 def safe_location(url: str) -> str:
     """scheme://host[:port] only: paths and queries of integration URLs may hold secrets."""
     try:
@@ -206,7 +190,8 @@ class HttpTransport:
         self.user_agent = user_agent
         self.timeout_seconds = timeout_seconds
         # Keep-alive connections kept per destination: as many as the sender threads use at once.
-        self._pools = GuardedPoolManager(num_pools=DESTINATIONS_KEPT, maxsize=connections_per_destination)
+        self._connections = ConnectionPool(per_origin=connections_per_destination, origins=DESTINATIONS_KEPT)
+        self._ssl_context = default_ssl_context()
 
     @contextmanager
     def attempt(self, seconds: float | None = None) -> Iterator[AttemptDeadline]:
@@ -225,20 +210,19 @@ class HttpTransport:
         _policy_holder.policy = self.policy
         scope = getattr(deadlines.current, "scope", None) or AttemptDeadline(self.timeout_seconds)
         deadlines.current.deadline = scope.start()
-        pools = self._pools if request.tls is None else GuardedPoolManager(ssl_context=_ssl_context_for(request.tls))
+        # Rare: a request with TLS options of its own gets connections of its own, kept for no other.
+        route = (self._connections, self._ssl_context) if request.tls is None else (None, _ssl_context_for(request.tls))
         try:
-            return self._follow(pools, request, scope)
+            return self._follow(route, request, scope)
         finally:
             deadlines.current.deadline = None
-            if pools is not self._pools:
-                pools.clear()  # rare: no pooling across TLS configurations
 
-    def _follow(self, pools: PoolManager, request: OutgoingRequest, scope: AttemptDeadline) -> HttpResponse:
+    def _follow(self, route: Route, request: OutgoingRequest, scope: AttemptDeadline) -> HttpResponse:
         method, url = request.method.upper(), request.url
         headers, body = self._headers_and_body(request)
         started = time.monotonic()
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send_once(pools, method, url, headers, body, scope)
+            response = self._send_once(route, method, url, headers, body, scope)
             location = response.headers.get("location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 # DEBUG: every attempt is recorded in the database; a line each costs a busy worker dearly.
@@ -280,69 +264,80 @@ class HttpTransport:
         return headers, body
 
     def _send_once(
-        self, pools: PoolManager, method: str, url: str, headers, body, scope: AttemptDeadline
+        self, route: Route, method: str, url: str, headers: HTTPHeaderDict, body: bytes | None, scope: AttemptDeadline
     ) -> HttpResponse:
-        if urlsplit(url).scheme not in ALLOWED_SCHEMES:
-            raise TransportError(f"unsupported URL scheme in {safe_location(url)}", retryable=False)
         where = safe_location(url)
+        try:
+            parsed = parse_url(url)
+        except LocationValueError:
+            raise TransportError(f"invalid URL for {where}", retryable=False) from None
+        if parsed.scheme not in ALLOWED_SCHEMES:
+            raise TransportError(f"unsupported URL scheme in {where}", retryable=False)
+        if not parsed.host:
+            raise TransportError(f"invalid URL for {where}", retryable=False)
         timed_out = TransportError(f"timed out after {scope.seconds:g}s waiting for {where}", retryable=True)
         remaining = scope.start() - time.monotonic()
         if remaining <= 0:
             raise timed_out  # an earlier request of this attempt used the time up
+        port = parsed.port or DEFAULT_PORTS[parsed.scheme]
+        host_header = parsed.host if parsed.port in (None, DEFAULT_PORTS[parsed.scheme]) else f"{parsed.host}:{port}"
         try:
-            raw = pools.urlopen(
-                method,
-                url,
-                body=body,
-                headers=headers,
-                timeout=Timeout(connect=remaining, read=remaining),
-                retries=False,
-                redirect=False,
-                preload_content=False,
-            )
-        except OutboundAddressDenied as exc:
+            wire = request_bytes(method, parsed.request_uri, host_header, list(headers.items()), body)
+        except InvalidHeader as exc:
             raise TransportError(str(exc), retryable=False) from None
-        except SSLError:
-            raise TransportError(f"TLS verification failed for {where}", retryable=False) from None
-        except (NewConnectionError, ProtocolError) as exc:
-            if _timed_out(exc):  # the deadline came while sending: urllib3 calls that an aborted connection
-                raise timed_out from None
-            raise TransportError(f"cannot connect to {where}: {_root_cause(exc)}", retryable=True) from None
-        except (Urllib3Timeout, TimeoutError):
-            raise timed_out from None
-        except (LocationValueError, ValueError):
-            raise TransportError(f"invalid URL for {where}", retryable=False) from None
-        except (HTTPError, OSError) as exc:
-            raise TransportError(f"request to {where} failed: {type(exc).__name__}", retryable=True) from None
+        pool, ssl_context = route
+        origin_key = (parsed.scheme, parsed.host, port)
+        connection = pool.take(origin_key) if pool is not None else None
         try:
-            content = _read_limited(raw)
-        except (Urllib3Timeout, TimeoutError):
-            raise timed_out from None
-        return HttpResponse(
-            status=raw.status,
-            headers={name.lower(): value for name, value in raw.headers.items()},
-            body=content,
-            reason=raw.reason or "",
-        )
+            if connection is None:
+                connection = _connect(parsed.scheme, parsed.host, port, remaining, ssl_context)
+            answer, reusable = connection.exchange(wire, head=method == "HEAD", limit=MAX_RESPONSE_BYTES)
+        except Exception as exc:  # noqa: BLE001 - raised again, as the seam's error when the network's
+            if connection is not None:
+                connection.close()
+            raise _transport_error(exc, where, timed_out) from None
+        if reusable and pool is not None:
+            pool.give_back(origin_key, connection)
+        else:
+            connection.close()
+        return HttpResponse(status=answer.status, headers=answer.headers, body=answer.body, reason=answer.reason)
 
 
-def _read_limited(raw: BaseHTTPResponse) -> bytes:
-    """The first MAX_RESPONSE_BYTES of the body; the connection goes back to its pool when read to the end.
+# Where a request's connections come from: the transport's pool with its TLS context, or (TLS
+# options of the request's own) no pool and a context of its own.
+Route = tuple[ConnectionPool | None, ssl.SSLContext]
 
-    A body still arriving at the deadline raises the timeout (the attempt's time is up, as in
-    Go's client); any other broken body reads as empty, its status still worth recording.
-    """
+
+def _connect(scheme: str, host: str, port: int, timeout: float, ssl_context: ssl.SSLContext) -> Connection:
+    """A new connection through the outbound policy (and TLS, for https)."""
+    host = host.strip("[]")  # an IPv6 literal connects without its URL brackets
+    if scheme == "https":
+        connection = GuardedHTTPSConnection(host, port, timeout=timeout, ssl_context=ssl_context)
+    else:
+        connection = GuardedHTTPConnection(host, port, timeout=timeout)
     try:
-        content = raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
-        if raw.read(1, decode_content=True):
-            raw.close()  # more than we keep: drop the connection rather than read the rest
-    except Exception as exc:  # noqa: BLE001 - a broken body still has a status worth recording
-        raw.close()
-        if _timed_out(exc):
-            raise TimeoutError("the body did not arrive by the deadline") from None
-        content = b""
-    raw.release_conn()
-    return content
+        connection.connect()
+    except BaseException:
+        connection.close()
+        raise
+    return Connection(connection)
+
+
+def _transport_error(exc: Exception, where: str, timed_out: TransportError) -> Exception:
+    """The seam's error for what went wrong sending to `where`; none names the URL's path."""
+    if isinstance(exc, OutboundAddressDenied):
+        return TransportError(str(exc), retryable=False)
+    if isinstance(exc, NewConnectionError):  # first: urllib3 derives it from its connect timeout
+        return TransportError(f"cannot connect to {where}: {_root_cause(exc)}", retryable=True)
+    if isinstance(exc, ConnectTimeoutError | TimeoutError | Urllib3Timeout) or _timed_out(exc):
+        return timed_out
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError | SSLError):
+        return TransportError(f"TLS verification failed for {where}", retryable=False)
+    if isinstance(exc, ProtocolError | ConnectionError):
+        return TransportError(f"cannot connect to {where}: {_root_cause(exc)}", retryable=True)
+    if isinstance(exc, HTTPError | OSError):
+        return TransportError(f"request to {where} failed: {type(exc).__name__}", retryable=True)
+    return exc  # not the network's doing: a bug, raised as it is
 
 
 def _timed_out(exc: BaseException) -> bool:
