@@ -287,9 +287,9 @@ def format_label_set(labels: dict[str, str]) -> str:
     return "{" + ", ".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}"
 
 
-def derive_group_key(contact_point: ContactPoint, group_labels: dict[str, str]) -> str:
+def derive_group_key(contact_point_uid: str, group_labels: dict[str, str]) -> str:
     """Grafana's `<route key>:<group labels>` shape, the route being the contact point."""
-    return f'{{}}/{{contact_point="{contact_point.uid}"}}:{format_label_set(group_labels)}'
+    return f'{{}}/{{contact_point="{contact_point_uid}"}}:{format_label_set(group_labels)}'
 
 
 def send_test_notification(
@@ -310,7 +310,7 @@ def send_test_notification(
         status="firing",
         alerts=[alert],
         receiver=contact_point.name,
-        group_key=derive_group_key(contact_point, group_labels),
+        group_key=derive_group_key(contact_point.uid, group_labels),
         group_labels=group_labels,
         external_url=settings.PUBLIC_URL,
         source="test",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from contextlib import nullcontext
 from datetime import timedelta
 from functools import cache
@@ -93,19 +94,25 @@ def _replayed_answer(contact_point: ContactPoint, key: str) -> dict[str, Any] | 
     return record.response if record else None
 
 
-def _new_notification(contact_point: ContactPoint, parsed: ParsedIntake) -> Notification:
+def _notification_values(contact_point_uid: str, parsed: ParsedIntake) -> dict[str, Any]:
+    """The notification's NOTIFICATION_COLUMNS; its contact point's id and name (the receiver) come from that row."""
     group_labels = parsed.group_labels if parsed.group_labels is not None else default_group_labels(parsed.alerts)
-    return Notification(
-        contact_point=contact_point,
-        status=parsed.status,
-        alerts=parsed.alerts,
-        receiver=contact_point.name,
-        group_key=parsed.group_key or derive_group_key(contact_point, group_labels),
-        group_labels=group_labels,
-        external_url=parsed.external_url or settings.PUBLIC_URL,
-        truncated_alerts=parsed.truncated_alerts,
-        source=parsed.source,
-    )
+    return {
+        "id": uuid.uuid4(),
+        "status": parsed.status,
+        "alerts": parsed.alerts,
+        "group_key": parsed.group_key or derive_group_key(contact_point_uid, group_labels),
+        "group_labels": group_labels,
+        "external_url": parsed.external_url or settings.PUBLIC_URL,
+        "truncated_alerts": parsed.truncated_alerts,
+        "source": parsed.source,
+        "received_at": timezone.now(),
+    }
+
+
+def _new_notification(contact_point: ContactPoint, parsed: ParsedIntake) -> Notification:
+    values = _notification_values(contact_point.uid, parsed)
+    return Notification(contact_point=contact_point, receiver=contact_point.name, **values)
 
 
 def _store(
@@ -144,13 +151,13 @@ def accept_with_token(token_hash: str, contact_point_uid: str, parsed: ParsedInt
 
     Raises UnknownToken, or ContactPoint.DoesNotExist when the token is good but the uid is not.
     """
-    # The contact point's id and name come from the row the statement finds by this uid.
-    notification = _new_notification(ContactPoint(uid=contact_point_uid), parsed)
+    # No model instance: the contact point's id and name come from the row the statement finds by this uid.
+    values = _notification_values(contact_point_uid, parsed)
     caller_found, target_found, statuses = _run_one_statement(
-        notification,
+        values,
         by_token=True,
         token_hash=token_hash,
-        used_before=notification.received_at - ApiToken.LAST_USED_RESOLUTION,
+        used_before=values["received_at"] - ApiToken.LAST_USED_RESOLUTION,
         contact_point_uid=contact_point_uid,
     )
     if not caller_found:
@@ -158,7 +165,7 @@ def accept_with_token(token_hash: str, contact_point_uid: str, parsed: ParsedInt
     if not target_found:
         raise ContactPoint.DoesNotExist
     _after_commit(statuses, len(parsed.alerts))
-    return {"id": str(notification.id), "alerts": len(parsed.alerts), "deliveries": len(statuses)}
+    return {"id": str(values["id"]), "alerts": len(parsed.alerts), "deliveries": len(statuses)}
 
 
 def store_with_deliveries(notification: Notification, *, one_statement: bool | None = None) -> list[str]:
@@ -280,10 +287,9 @@ def _one_statement_sql(*, by_token: bool) -> str:
     """  # noqa: S608 - table and column names and statuses are ours; every value is in the parameter
 
 
-def _run_one_statement(notification: Notification, *, by_token: bool, **found_by: Any) -> tuple[bool, bool, list[str]]:
-    """(caller found, contact point found, the deliveries' statuses)."""
-    document = {name: getattr(notification, name) for name in NOTIFICATION_COLUMNS}
-    document.update(found_by, firing=notification.status == "firing")
+def _run_one_statement(values: dict[str, Any], *, by_token: bool, **found_by: Any) -> tuple[bool, bool, list[str]]:
+    """(caller found, contact point found, the deliveries' statuses), for the notification's `values`."""
+    document = {**values, **found_by, "firing": values["status"] == "firing"}
     with connection.cursor() as cursor:
         cursor.execute(_one_statement_sql(by_token=by_token), [rows.json_parameter(document)])
         caller_found, target_found, statuses = cursor.fetchone()
@@ -291,4 +297,5 @@ def _run_one_statement(notification: Notification, *, by_token: bool, **found_by
 
 
 def _store_in_one_statement(notification: Notification) -> list[str]:
-    return _run_one_statement(notification, by_token=False, contact_point_id=notification.contact_point_id)[2]
+    values = {name: getattr(notification, name) for name in NOTIFICATION_COLUMNS}
+    return _run_one_statement(values, by_token=False, contact_point_id=notification.contact_point_id)[2]

@@ -163,6 +163,7 @@ def merged_notification(deliveries: list[Delivery]) -> Notification:
         if all(n.group_labels.get(name) == value for n in notifications)
     }
     same_group = all(n.group_key == first.group_key for n in notifications)
+    group_key = first.group_key if same_group else derive_group_key(deliveries[0].integration.contact_point.uid, shared)
     merged = list(alerts.values())
     return Notification(
         id=first.id,
@@ -170,7 +171,7 @@ def merged_notification(deliveries: list[Delivery]) -> Notification:
         status="firing" if any(alert["status"] == "firing" for alert in merged) else "resolved",
         alerts=merged,
         receiver=first.receiver,
-        group_key=first.group_key if same_group else derive_group_key(deliveries[0].integration.contact_point, shared),
+        group_key=group_key,
         group_labels=shared,
         external_url=first.external_url,
         truncated_alerts=sum(n.truncated_alerts for n in notifications),

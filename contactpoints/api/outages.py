@@ -46,21 +46,26 @@ class OutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        what = _what_failed(exception)
-        if what is None:
-            return None  # a bug, not an outage: Django's 500 and its traceback
-        logger.warning(
-            "%s unavailable during %s %s, answered 503: %s: %s",
-            what,
-            request.method,
-            request.path,
-            type(exception).__name__,
-            _first_line(exception),
-        )
-        response = JsonResponse(
-            {"message": f"the {what} is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} seconds"},
-            status=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-        response._has_been_logged = True  # the warning above is its log line: no "Service Unavailable" error
-        return response
+        return outage_response(request, exception)
+
+
+def outage_response(request: HttpRequest, exception: Exception) -> HttpResponse | None:
+    """The 503 for an outage, logged once; None for anything else (a bug: Django's 500 and its traceback)."""
+    what = _what_failed(exception)
+    if what is None:
+        return None
+    logger.warning(
+        "%s unavailable during %s %s, answered 503: %s: %s",
+        what,
+        request.method,
+        request.path,
+        type(exception).__name__,
+        _first_line(exception),
+    )
+    response = JsonResponse(
+        {"message": f"the {what} is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} seconds"},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    response._has_been_logged = True  # the warning above is its log line: no "Service Unavailable" error
+    return response

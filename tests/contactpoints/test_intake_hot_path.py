@@ -157,3 +157,22 @@ def test_each_request_counts_once_against_the_rate_limit(client, contact_point, 
     finally:
         intake_view.intake_rate.cache_clear()
     assert codes == [202, 400, 202, 429]
+
+
+def test_the_hot_paths_answer_carries_the_security_headers_with_or_without_a_trailing_slash(
+    client, contact_point, tokens, monkeypatch, django_assert_num_queries
+):
+    path, bearer = f"/api/v1/intake/{contact_point.uid}", f"Bearer {tokens[0]}"
+    answers = []
+    for slash in ("", "/"):
+        with django_assert_num_queries(1):  # the hot path's one statement
+            answers.append(
+                client.post(path + slash, [ALERT], content_type="application/json", HTTP_AUTHORIZATION=bearer)
+            )
+    monkeypatch.setattr(services, "stores_in_one_statement", lambda: False)
+    answers.append(client.post(path, [ALERT], content_type="application/json", HTTP_AUTHORIZATION=bearer))
+    security = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy")
+    hot, hot_with_slash, full = (
+        [answer.status_code, *(answer.headers.get(name) for name in security)] for answer in answers
+    )
+    assert hot == hot_with_slash == full == [202, "nosniff", "DENY", "same-origin", "same-origin"]
