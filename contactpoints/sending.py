@@ -175,8 +175,8 @@ def send_notification(send: Send, templates: UserTemplates) -> SendResult:
     started_at = timezone.now()
     clock = time.monotonic()
     outcome = _send(send, templates)
-    # Recorded in three places; an answer's body may quote a secret, or hold a NUL no column can store.
-    outcome.error = storable_text(scrub(outcome.error, send.integration.secret_values()))
+    if outcome.error:  # recorded in three places; a body may quote a secret, or hold a NUL no column stores
+        outcome.error = storable_text(scrub(outcome.error, send.integration.secret_values()))
     return SendResult(outcome, time.monotonic() - clock, started_at)
 
 

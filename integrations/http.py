@@ -266,19 +266,16 @@ class HttpTransport:
     def _send_once(
         self, route: Route, method: str, url: str, headers: HTTPHeaderDict, body: bytes | None, scope: AttemptDeadline
     ) -> HttpResponse:
-        where = safe_location(url)
         try:
             parsed = parse_url(url)
         except LocationValueError:
-            raise TransportError(f"invalid URL for {where}", retryable=False) from None
+            raise TransportError(f"invalid URL for {safe_location(url)}", retryable=False) from None
         if parsed.scheme not in ALLOWED_SCHEMES:
-            raise TransportError(f"unsupported URL scheme in {where}", retryable=False)
+            raise TransportError(f"unsupported URL scheme in {safe_location(url)}", retryable=False)
         if not parsed.host:
-            raise TransportError(f"invalid URL for {where}", retryable=False)
-        timed_out = TransportError(f"timed out after {scope.seconds:g}s waiting for {where}", retryable=True)
-        remaining = scope.start() - time.monotonic()
-        if remaining <= 0:
-            raise timed_out  # an earlier request of this attempt used the time up
+            raise TransportError(f"invalid URL for {safe_location(url)}", retryable=False)
+        if scope.start() <= time.monotonic():
+            raise _timed_out_error(scope, url)  # an earlier request of this attempt used the time up
         port = parsed.port or DEFAULT_PORTS[parsed.scheme]
         host_header = parsed.host if parsed.port in (None, DEFAULT_PORTS[parsed.scheme]) else f"{parsed.host}:{port}"
         try:
@@ -290,12 +287,13 @@ class HttpTransport:
         connection = pool.take(origin_key) if pool is not None else None
         try:
             if connection is None:
+                remaining = scope.start() - time.monotonic()
                 connection = _connect(parsed.scheme, parsed.host, port, remaining, ssl_context)
             answer, reusable = connection.exchange(wire, head=method == "HEAD", limit=MAX_RESPONSE_BYTES)
         except Exception as exc:  # noqa: BLE001 - raised again, as the seam's error when the network's
             if connection is not None:
                 connection.close()
-            raise _transport_error(exc, where, timed_out) from None
+            raise _transport_error(exc, url, scope) from None
         if reusable and pool is not None:
             pool.give_back(origin_key, connection)
         else:
@@ -323,14 +321,19 @@ def _connect(scheme: str, host: str, port: int, timeout: float, ssl_context: ssl
     return Connection(connection)
 
 
-def _transport_error(exc: Exception, where: str, timed_out: TransportError) -> Exception:
-    """The seam's error for what went wrong sending to `where`; none names the URL's path."""
+def _timed_out_error(scope: AttemptDeadline, url: str) -> TransportError:
+    return TransportError(f"timed out after {scope.seconds:g}s waiting for {safe_location(url)}", retryable=True)
+
+
+def _transport_error(exc: Exception, url: str, scope: AttemptDeadline) -> Exception:
+    """The seam's error for what went wrong sending to `url`; none names the URL's path."""
+    where = safe_location(url)
     if isinstance(exc, OutboundAddressDenied):
         return TransportError(str(exc), retryable=False)
     if isinstance(exc, NewConnectionError):  # first: urllib3 derives it from its connect timeout
         return TransportError(f"cannot connect to {where}: {_root_cause(exc)}", retryable=True)
     if isinstance(exc, ConnectTimeoutError | TimeoutError | Urllib3Timeout) or _timed_out(exc):
-        return timed_out
+        return _timed_out_error(scope, url)
     if isinstance(exc, ssl.SSLError | ssl.CertificateError | SSLError):
         return TransportError(f"TLS verification failed for {where}", retryable=False)
     if isinstance(exc, ProtocolError | ConnectionError):

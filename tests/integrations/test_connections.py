@@ -26,6 +26,7 @@ class RawServer:
         self.script: list[tuple[bytes, bool]] = []
         self.requests: list[tuple[int, bytes]] = []  # (connection number, head and body)
         self.connections = 0
+        self.closed = threading.Semaphore(0)  # released each time this side closes a connection
         threading.Thread(target=self._accept, daemon=True).start()
 
     def answer(self, raw: bytes, *, close_after: bool = False) -> None:
@@ -41,7 +42,14 @@ class RawServer:
             threading.Thread(target=self._serve, args=(client, self.connections), daemon=True).start()
 
     def _serve(self, client: socket.socket, number: int) -> None:
-        with client, client.makefile("rb") as reader:
+        try:
+            self._answer_each(client, number)
+        finally:
+            client.close()
+            self.closed.release()
+
+    def _answer_each(self, client: socket.socket, number: int) -> None:
+        with client.makefile("rb") as reader:
             while True:
                 head = b""
                 while not head.endswith(b"\r\n\r\n"):
@@ -117,6 +125,7 @@ def test_a_connection_the_server_closed_is_not_used_again(server):
     server.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", close_after=True)
     server.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
     post(seam, server)
+    assert server.closed.acquire(timeout=5)  # as a server's idle timeout would, before the next request
     assert post(seam, server).body == b"b"
     assert [number for number, _ in server.requests] == [1, 2]
 
