@@ -8,6 +8,7 @@ instances (fields not read load lazily when touched, as with QuerySet.only()).
 
 from __future__ import annotations
 
+import inspect
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from django.db import connection
 from django.db.models import Model
 from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
 M = TypeVar("M", bound=Model)
@@ -55,10 +57,15 @@ def instance(model: type[M], fields: tuple[str, ...], values: Sequence[Any]) -> 
 @cache
 def _plain_init(model: type[Model]) -> bool:
     """Whether setting each field's attribute is all that Model.__init__ would do for a row of `model`:
-    nothing listens to its init signals, and no field intercepts assignment."""
+    nothing listens to its init signals, and no field intercepts assignment (a foreign key's id
+    only drops a cached related object, which a new instance does not have)."""
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
         return False
-    return not any(hasattr(model.__dict__.get(field.attname), "__set__") for field in model._meta.concrete_fields)
+    for field in model._meta.concrete_fields:
+        attribute = inspect.getattr_static(model, field.attname, None)
+        if hasattr(attribute, "__set__") and not isinstance(attribute, ForeignKeyDeferredAttribute):
+            return False
+    return True
 
 
 def all_fields(model: type[Model]) -> tuple[str, ...]:

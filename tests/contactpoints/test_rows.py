@@ -59,6 +59,28 @@ def test_an_instance_is_what_the_orm_builds_for_the_same_row():
     assert ContactPoint.objects.get(pk=point.pk).description == "changed"
 
 
+def test_instances_with_foreign_keys_are_built_as_the_orm_builds_them(make_contact_point):
+    from contactpoints import queue, rows
+    from contactpoints.models import Delivery, Integration, Notification
+    from contactpoints.services import store_with_deliveries
+
+    point = make_contact_point("Ops", [("webhook", {"url": "http://127.0.0.1:9/a", "password": "s3cret"})])
+    notification = Notification(contact_point=point, status="firing", alerts=[], receiver="Ops", group_key="k")
+    store_with_deliveries(notification)
+    delivery = Delivery.objects.get(notification=notification)
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {queue._LOADED_COLUMNS} FROM {table} d {queue._JOINS} WHERE d.id = %s", [delivery.pk])  # noqa: S608
+        row = cursor.fetchone()
+    for index, model in enumerate(queue._LOADED):
+        assert rows._plain_init(model)  # foreign keys included: no model here needs Model.__init__
+        built, loaded = queue._part(row, index), model.objects.get(pk=row[queue._LOADED_STARTS[index]])
+        assert _fields_of(built) == _fields_of(loaded)
+    integration = queue._part(row, 2)
+    assert isinstance(integration, Integration) and integration.secure_settings == {"password": "s3cret"}
+    assert integration.contact_point == point  # the relation loads through the id, as on any instance
+
+
 def test_a_model_someone_listens_to_at_init_is_built_by_the_orm():
     from django.db.models.signals import post_init
 
