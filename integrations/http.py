@@ -274,7 +274,8 @@ class HttpTransport:
             raise TransportError(f"unsupported URL scheme in {safe_location(url)}", retryable=False)
         if not parsed.host:
             raise TransportError(f"invalid URL for {safe_location(url)}", retryable=False)
-        if scope.start() <= time.monotonic():
+        remaining = scope.start() - time.monotonic()
+        if remaining <= 0:
             raise _timed_out_error(scope, url)  # an earlier request of this attempt used the time up
         port = parsed.port or DEFAULT_PORTS[parsed.scheme]
         host_header = parsed.host if parsed.port in (None, DEFAULT_PORTS[parsed.scheme]) else f"{parsed.host}:{port}"
@@ -287,7 +288,6 @@ class HttpTransport:
         connection = pool.take(origin_key) if pool is not None else None
         try:
             if connection is None:
-                remaining = scope.start() - time.monotonic()
                 connection = _connect(parsed.scheme, parsed.host, port, remaining, ssl_context)
             answer, reusable = connection.exchange(wire, head=method == "HEAD", limit=MAX_RESPONSE_BYTES)
         except Exception as exc:  # noqa: BLE001 - raised again, as the seam's error when the network's
