@@ -128,8 +128,16 @@ def accept_on_the_hot_path(request: HttpRequest, contact_point_uid: str) -> Http
     except services.UnknownToken:
         return None
     except ContactPoint.DoesNotExist:
-        return JsonResponse({"message": no_contact_point(contact_point_uid)}, status=status.HTTP_404_NOT_FOUND)
-    return JsonResponse(answer, status=status.HTTP_202_ACCEPTED)
+        not_found = JsonResponse({"message": no_contact_point(contact_point_uid)}, status=status.HTTP_404_NOT_FOUND)
+        return _with_length(not_found)
+    return _with_length(JsonResponse(answer, status=status.HTTP_202_ACCEPTED))
+
+
+def _with_length(response: HttpResponse) -> HttpResponse:
+    """Content-Length, as CommonMiddleware gives every other answer: without it, gunicorn would chunk
+    the answer (or, to an HTTP/1.0 client, close the connection after it)."""
+    response["Content-Length"] = str(len(response.content))
+    return response
 
 
 class IntakeHotPathMiddleware:

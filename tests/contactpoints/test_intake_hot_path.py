@@ -172,6 +172,7 @@ def test_the_hot_paths_answer_carries_the_security_headers_with_or_without_a_tra
     monkeypatch.setattr(services, "stores_in_one_statement", lambda: False)
     answers.append(client.post(path, [ALERT], content_type="application/json", HTTP_AUTHORIZATION=bearer))
     security = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy")
+    assert [answer["Content-Length"] for answer in answers] == [str(len(answer.content)) for answer in answers]
     hot, hot_with_slash, full = (
         [answer.status_code, *(answer.headers.get(name) for name in security)] for answer in answers
     )
