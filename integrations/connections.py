@@ -82,6 +82,9 @@ class Connection:
 
     def dropped(self) -> bool:
         """Whether the peer closed (or wrote unasked) since the last answer: a kept connection must be quiet."""
+        pending = getattr(self.sock, "pending", None)  # TLS: bytes already decrypted count as written
+        if pending is not None and pending():
+            return True
         try:
             readable, _, _ = select.select([self.sock], [], [], 0)
         except (OSError, ValueError):
@@ -128,12 +131,18 @@ class Connection:
         if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
             raise ProtocolError("the answer is not HTTP/1.x")
         headers: dict[str, str] = {}
+        name = ""
         for _ in range(MAX_HEADER_FIELDS + 1):
             line = self._line()
             if line in (b"\r\n", b"\n", b""):
                 return version, int(code), reason.strip(), headers
-            name, colon, value = line.decode("latin-1").partition(":")
+            text = line.decode("latin-1")
+            if text[0] in " \t" and name:  # an obsolete folded line continues the field before it
+                headers[name] = f"{headers[name]} {text.strip()}"
+                continue
+            name, colon, value = text.partition(":")
             if not colon:
+                name = ""
                 continue  # not a field: skipped, as lenient clients do
             name, value = name.strip().lower(), value.strip()
             headers[name] = f"{headers[name]}, {value}" if name in headers else value

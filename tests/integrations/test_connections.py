@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import threading
 import zlib
 
@@ -20,8 +21,10 @@ class RawServer:
     """Answers each request with the next scripted bytes; `close_after` closes that connection
     after answering. Records the requests as they arrived, and which connection each came on."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
+        if tls is not None:
+            self.listener = tls.wrap_socket(self.listener, server_side=True)
         self.port = self.listener.getsockname()[1]
         self.script: list[tuple[bytes, bool]] = []
         self.requests: list[tuple[int, bytes]] = []  # (connection number, head and body)
@@ -72,7 +75,8 @@ class RawServer:
                     return
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if isinstance(self.listener, ssl.SSLSocket) else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def close(self) -> None:
         self.listener.close()
@@ -169,6 +173,11 @@ def test_repeated_fields_are_joined_and_names_lower_cased(server):
     assert answer.headers["retry-after"] == "3" and answer.headers["x-a"] == "1, 2"
 
 
+def test_a_folded_header_line_continues_its_field(server):
+    server.answer(b"HTTP/1.1 400 Bad\r\nX-Reason: too\r\n  many\r\nContent-Length: 0\r\n\r\n")
+    assert post(transport(), server).headers["x-reason"] == "too many"
+
+
 def test_interim_answers_are_skipped(server):
     server.answer(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
     answer = post(transport(), server)
@@ -237,3 +246,23 @@ def test_head_and_no_content_answers_have_no_body(server):
     assert seam.send(OutgoingRequest("HEAD", server.url())).status == 200
     assert post(seam, server).body == b"c"
     assert [number for number, _ in server.requests] == [1, 1, 1]
+
+
+def test_a_kept_tls_connection_carries_the_next_request():
+    from tests.security.test_an_attempt_ends_at_its_deadline_however_slowly_the_receiver_answers import (
+        _tls_server_context,
+        self_signed_certificate,
+    )
+
+    certificate, key = self_signed_certificate()
+    server = RawServer(tls=_tls_server_context(certificate, key))
+    try:
+        seam = transport()
+        seam._ssl_context.load_verify_locations(cadata=certificate)  # the process's context, trusting the test's CA
+        server.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
+        server.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
+        assert post(seam, server).body == b"a"
+        assert post(seam, server).body == b"b"
+        assert [number for number, _ in server.requests] == [1, 1]  # one handshake for both
+    finally:
+        server.close()
