@@ -233,10 +233,3 @@ class ConnectionPool:
                 closing += self._idle.popitem(last=False)[1]
         for extra in closing:
             extra.close()
-
-    def clear(self) -> None:
-        with self._lock:
-            kept = [connection for connections in self._idle.values() for connection in connections]
-            self._idle.clear()
-        for connection in kept:
-            connection.close()
