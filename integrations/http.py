@@ -14,6 +14,7 @@ that urllib3's pool and http.client spent on them.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import logging
 import os
@@ -52,6 +53,11 @@ MAX_REDIRECTS = 10
 ALLOWED_SCHEMES = ("http", "https")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# A destination's URL is parsed once per process, not on every send (3% of a busy worker's CPU
+# in py-spy); urllib3's Url is an immutable tuple, and a URL it refuses raises, which is not kept.
+_parse_url = functools.lru_cache(maxsize=4096)(parse_url)
 
 
 class OutboundAddressDenied(Exception):
@@ -267,7 +273,7 @@ class HttpTransport:
         self, route: Route, method: str, url: str, headers: HTTPHeaderDict, body: bytes | None, scope: AttemptDeadline
     ) -> HttpResponse:
         try:
-            parsed = parse_url(url)
+            parsed = _parse_url(url)
         except LocationValueError:
             raise TransportError(f"invalid URL for {safe_location(url)}", retryable=False) from None
         if parsed.scheme not in ALLOWED_SCHEMES:
