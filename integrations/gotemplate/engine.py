@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,7 +43,7 @@ def _inline(state: State, *args: Any) -> str:
     else:
         name, text, context = "inline", args[0], args[1] if len(args) == 2 else None
     trees = Parser(str(name), str(text), state.funcs).parse()
-    inner = State({**state.trees, **trees}, state.funcs, state.deadline)
+    inner = State({**state.trees, **trees}, state.funcs, state.deadline, state.cpu_unchecked_until)
     inner.depth, inner.tree, inner.node = state.depth, state.tree, state.node  # errors point at the caller
     inner.produced = state.produced
     try:
@@ -120,7 +121,8 @@ class TemplateSet:
         tree = self.trees.get(name)
         if tree is None:
             raise GoTemplateError(f"no template {n.repr_go(name)} associated with template set")
-        state = State(self.trees, self.funcs, render_clock() + self.timeout_seconds)
+        timeout = self.timeout_seconds
+        state = State(self.trees, self.funcs, render_clock() + timeout, time.monotonic() + timeout)
         try:
             state.run(tree, data)
         except RecursionError:

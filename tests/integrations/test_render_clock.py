@@ -48,3 +48,20 @@ def test_a_render_that_keeps_waiting_ends_at_the_wall_clock_backstop():
     with pytest.raises(TemplateError, match=r"time limit of 0\.2s"):
         render("{{ W.value }}{{ W.value }}{{ W.value }}", {"W": Waits(backstop * 0.6)})
     assert time.monotonic() - started < backstop * 2
+
+
+def test_the_cpu_clock_is_read_only_once_the_limit_could_have_passed():
+    now_cpu, now_wall = template_sandbox.render_clock(), time.monotonic()
+    # A deadline already past on the CPU clock, but with the wall clock still inside the limit: a
+    # thread's CPU time cannot outrun the wall clock, so this is the state of a deadline set just now.
+    assert not template_sandbox.cpu_deadline_passed(now_cpu - 1, now_wall + 10)
+    assert template_sandbox.cpu_deadline_passed(now_cpu - 1, now_wall - 1)
+    assert not template_sandbox.cpu_deadline_passed(now_cpu + 10, now_wall - 1)
+
+
+def test_a_busy_render_still_stops_at_its_cpu_limit():
+    cpu_before = time.thread_time()
+    with pytest.raises(TemplateError, match=r"time limit of 0\.2s"):
+        render("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", {"W": Waits(0)})
+    # Stopped by the CPU limit, not by the wall-clock backstop (five times the limit) behind it.
+    assert time.thread_time() - cpu_before < LIMIT_SECONDS * 3
