@@ -20,7 +20,7 @@ from contactpoints.services import IDEMPOTENCY_WINDOW
 def deliver_due() -> dict[str, int]:
     """A wake: claim and send due deliveries while there are any. Returns how many ended in each status."""
     close_old_connections()  # drop a connection that is too old or broken; keep a good one
-    return dict(queue.deliver_due())  # what the worker logs: counts, not every id
+    return dict(queue.deliver_due(record_in_background=True))  # what the worker logs: counts, not every id
 
 
 @worker_shutting_down.connect

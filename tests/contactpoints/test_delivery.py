@@ -397,6 +397,47 @@ def deliver_due_then_close():
         connection.close()  # the thread's own connection: the test database is dropped at the end
 
 
+@pytest.mark.django_db(transaction=True)  # the recorder thread has a connection of its own
+def test_a_wake_sends_the_next_batch_while_the_one_before_is_recorded(
+    make_contact_point, receiver, settings, woken, published
+):
+    settings.DELIVERY_BATCH_SIZE = 1
+    contact_point = make_contact_point("Pipelined", [("webhook", {"url": receiver.url})])
+    for number in range(3):
+        accept_notification(contact_point, parse_intake([{"labels": {"alertname": f"P{number}"}}], max_alerts=1))
+    recorded_at = []
+    record = engine.SentBatch.record
+
+    def slow_record(sent):
+        time.sleep(0.3)  # a commit stuck behind a slow disk
+        statuses = record(sent)
+        recorded_at.append(time.monotonic())
+        return statuses
+
+    with mock.patch.object(engine.SentBatch, "record", slow_record):
+        statuses = engine.deliver_due(record_in_background=True)
+    # Back only once all three are recorded, each with its attempt.
+    assert statuses == {DeliveryStatus.DELIVERED: 3} and len(recorded_at) == 3
+    assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == Attempt.objects.count() == 3
+    arrivals = sorted(request.received_at for request in receiver.requests)
+    assert arrivals[1] < recorded_at[0] and arrivals[2] < recorded_at[1]  # sent before the one before was recorded
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("recorder")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recording_that_fails_in_the_background_leaves_its_deliveries_to_the_sweeper(
+    make_contact_point, receiver, woken, published, caplog
+):
+    contact_point = make_contact_point("Unrecorded", [("webhook", {"url": receiver.url})])
+    accept_notification(contact_point, parse_intake([{"labels": {"alertname": "U"}}], max_alerts=1))
+    with mock.patch.object(engine, "record", side_effect=RuntimeError("the database went away")):
+        assert engine.deliver_due(record_in_background=True) == {}
+    assert len(receiver.requests) == 1
+    (delivery,) = Delivery.objects.all()
+    assert delivery.status == DeliveryStatus.SENDING and delivery.lease_expires_at is not None  # the sweeper's
+    assert "recording 1 sent deliveries failed" in caplog.text
+
+
 @pytest.mark.django_db(transaction=True)  # the lingering wake runs on a thread of its own, with its own connection
 def test_a_wake_lingers_for_the_next_commit_and_claims_it_without_a_celery_message(
     make_contact_point, receiver, settings
