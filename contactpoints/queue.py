@@ -223,29 +223,30 @@ def _recording(counts: Counter[str], *, in_background: bool) -> Iterator[Callabl
     if not in_background:
         yield lambda sent: counts.update(sent.record().values())
         return
-    being_recorded: list[Future] = []
+    being_recorded: Future | None = None  # at most one batch at a time
+    started = False  # the thread starts with the first batch: a wake that finds nothing starts none
 
     def settle() -> None:
-        for future in being_recorded:
-            counts.update(future.result().values())
-        being_recorded.clear()
+        nonlocal being_recorded
+        if being_recorded is not None:
+            counts.update(being_recorded.result().values())
+            being_recorded = None
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder") as recorder:
 
         def record_batch(sent: SentBatch) -> None:
+            nonlocal being_recorded, started
             settle()
             if sent.has_outcomes:
-                being_recorded.append(recorder.submit(_record_on_the_recorder, sent))
-                recorded_any[0] = True
+                being_recorded, started = recorder.submit(_record_on_the_recorder, sent), True
             else:
                 counts.update(sent.statuses.values())  # nothing to write: parked, or nothing claimed
 
-        recorded_any = [False]  # the thread starts with the first batch: a wake that finds nothing starts none
         try:
             yield record_batch
         finally:
             settle()
-            if recorded_any[0]:
+            if started:
                 recorder.submit(connections.close_all)  # the recorder thread's own connection ends with it
 
 
