@@ -41,6 +41,7 @@ class Target:
     path: str
     token: str
     check: Callable[[], None] | None = None  # raises when the system is no longer running
+    owns_role: Callable[[str], bool] = lambda role: True  # its processes' roles in the ProcessBook
 
     @property
     def url(self) -> str:
@@ -111,8 +112,13 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         am = start_alertmanager(book, receiver.url("alertmanager"))
         book.start_sampling()
         path = f"/api/v1/intake/{project.contact_point_uid()}"
-        ours = Target("project", project.port, path, intake_token, project.check_running)
-        theirs = Target("alertmanager", am.port, "/api/v2/alerts", "", lambda: check_alive(am.service))
+        is_alertmanagers = lambda role: role.startswith("alertmanager")  # noqa: E731
+        ours = Target(
+            "project", project.port, path, intake_token, project.check_running, lambda r: not is_alertmanagers(r)
+        )
+        theirs = Target(
+            "alertmanager", am.port, "/api/v2/alerts", "", lambda: check_alive(am.service), is_alertmanagers
+        )
         print(f"started: this project on :{project.port} (run_all), alertmanager on :{theirs.port}\n")
         waits = phases.Waits(args.drain_timeout, args.stall_timeout)
         print(f"== warm-up: {WARM_UP_ALERTS} alerts each, untimed")
@@ -121,7 +127,11 @@ def run(args: argparse.Namespace, folder: Path) -> None:
 
         print(f"\n== intake: wrk, {args.connections} connections, {args.seconds} s, one unique alert per request")
         for target in (theirs, ours):
-            attempt(lambda t=target: phases.intake(receiver, folder, t, args.seconds, args.connections, waits, results))
+            attempt(
+                lambda t=target: phases.intake(
+                    receiver, book, folder, t, args.seconds, args.connections, waits, results
+                )
+            )
         print(f"\n== latency: {LATENCY_RATE} alerts/s for {LATENCY_SECONDS} s, paced")
         for target in (theirs, ours):
             attempt(lambda t=target: phases.latency(receiver, t, LATENCY_RATE, LATENCY_SECONDS, waits, results))

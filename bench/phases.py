@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import load
+from bench.procs import ProcessBook, cpu_used
 from bench.receiver import Receiver
 from bench.report import (
     Burst,
@@ -16,6 +17,7 @@ from bench.report import (
     Latency,
     Results,
     burst_line,
+    cpu_line,
     delivery_line,
     drain_line,
     intake_line,
@@ -71,13 +73,23 @@ def warm_up(receiver: Receiver, target: Target, total: int, waits: Waits) -> Non
 
 
 def intake(
-    receiver: Receiver, folder: Path, target: Target, seconds: int, connections: int, waits: Waits, results: Results
+    receiver: Receiver,
+    book: ProcessBook,
+    folder: Path,
+    target: Target,
+    seconds: int,
+    connections: int,
+    waits: Waits,
+    results: Results,
 ) -> None:
     phase = f"{target.system}-intake"
     settle(receiver, waits, target)
+    cpu_before = book.cpu_snapshot()
     run = load.run_wrk(folder, target.url, phase, target.token, seconds, connections, WRK_THREADS)
     figures = Intake(run.accepted, run.refused, run.socket_errors, run.duration_s, run.median_latency_ms)
     print(intake_line(target.system, figures), flush=True)
+    done = receiver.wait_for(phase, run.accepted, waits.cap_seconds, waits.stall_seconds)
+    cpu = cpu_used(cpu_before, book.cpu_snapshot())  # before the quiet wait that finish() adds
     done, summary = finish(receiver, phase, run.accepted, waits)
     figures.delivered = summary["unique"]
     figures.delivery_seconds = max(0.0, summary["last_arrival"] - run.started) if summary["unique"] else 0.0
@@ -86,6 +98,9 @@ def intake(
     figures.duplicates = summary["duplicates"]
     figures.timed_out = not done
     print(delivery_line(target.system, figures), flush=True)
+    if figures.delivered:
+        figures.cpu_ms = {role: 1000 * used / figures.delivered for role, used in cpu.items() if target.owns_role(role)}
+        print(cpu_line(target.system, figures), flush=True)
     receiver.forget(phase)
     results.intake[target.system] = figures
 

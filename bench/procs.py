@@ -1,4 +1,4 @@
-"""Processes the bench starts, stopped by pid even on failure, and their peak RSS.
+"""Processes the bench starts, stopped by pid even on failure, their peak RSS and CPU time.
 
 Every long-lived child gets a session of its own, so a Ctrl-C at the terminal reaches the driver
 only and the driver stops each one in order. `run_all` puts its own children in their own
@@ -19,14 +19,51 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+# A process, named so that a reused pid is another one: (pid, start time).
+ProcessKey = tuple[int, int]
+CpuSnapshot = dict[ProcessKey, tuple[str, float]]  # role and CPU seconds so far, per process
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 on (after the command name, which may hold spaces)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
 
 def start_time(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat: with the pid, it names one process even after pid reuse."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time the process has used so far (fields 14 and 15)."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND if fields else None
+
+
+def postgresql_pids() -> list[int]:
+    """This machine's PostgreSQL server and backends (the bench's database is local)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+    return pids
+
+
+def cpu_used(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
+    """CPU seconds each role used between two ProcessBook.cpu_snapshot()s. A process that exited
+    in between is missing from the second and counts nothing: keep the span short and the
+    processes long-lived (persistent database connections)."""
+    used: dict[str, float] = {}
+    for key, (role, seconds) in after.items():
+        used[role] = used.get(role, 0.0) + seconds - before.get(key, (role, 0.0))[1]
+    return used
 
 
 def peak_rss_kb(pid: int) -> int | None:
@@ -132,6 +169,21 @@ class ProcessBook:
             with self._lock:
                 self.peaks[role] = max(self.peaks.get(role, 0), peak)
                 self.members.setdefault(role, set()).add(pid)
+
+    def cpu_snapshot(self) -> CpuSnapshot:
+        """Each live process's role and CPU seconds so far; PostgreSQL's processes as "postgresql"."""
+        with contextlib.suppress(Exception):  # a process vanishing mid-walk is normal
+            self.sample()
+        with self._lock:
+            services = list(self.services)
+        roles = {(pid, started): role for service in services for pid, (started, role) in service.known.items()}
+        roles.update({(pid, start_time(pid)): "postgresql" for pid in postgresql_pids()})
+        snapshot = {}
+        for (pid, started), role in roles.items():
+            seconds = cpu_seconds(pid)
+            if started is not None and seconds is not None and start_time(pid) == started:
+                snapshot[(pid, started)] = (role, seconds)
+        return snapshot
 
     def start_sampling(self, interval_seconds: float = 1.0) -> None:
         def loop() -> None:

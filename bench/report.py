@@ -18,6 +18,12 @@ class Intake:
     extra: int = 0  # arrived beyond wrk's 2xx count: requests still in flight when wrk stopped
     duplicates: int = 0
     timed_out: bool = False
+    # CPU milliseconds per delivered alert, by process role, from the load's start to the last delivery.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cpu_ms_total(self) -> float:
+        return sum(self.cpu_ms.values())
 
     @property
     def accepted_per_second(self) -> float:
@@ -127,6 +133,12 @@ def delivery_line(system: str, figures: Intake) -> str:
     )
 
 
+def cpu_line(system: str, figures: Intake) -> str:
+    shown = sorted(((ms_, role) for role, ms_ in figures.cpu_ms.items() if ms_ >= 0.005), reverse=True)
+    parts = ", ".join(f"{role} {ms_:.2f}" for ms_, role in shown)
+    return f"{system}: CPU per delivered alert {figures.cpu_ms_total:.2f} ms ({parts})"
+
+
 def latency_line(system: str, figures: Latency, rate: int, seconds: int) -> str:
     lost = figures.accepted - figures.arrived
     notes = (f", {lost} missing" if lost else "") + (", TIMED OUT" if figures.timed_out else "")
@@ -195,6 +207,13 @@ def table(results: Results, args_seconds: int, connections: int, rate: int) -> s
         f"{ci.delivered_per_second:,.0f}{' (timed out)' if ci.timed_out else ''}" if ci else "failed",
         ratio(ci.delivered_per_second, ai.delivered_per_second) if ai and ci else "",
     ))  # fmt: skip
+    if ai and ci and ai.cpu_ms and ci.cpu_ms:
+        rows.append((
+            "CPU per delivered alert (same load; every process of the system, PostgreSQL's too)",
+            f"{ai.cpu_ms_total:.2f} ms",
+            f"{ci.cpu_ms_total:.2f} ms",
+            f"{ci.cpu_ms_total / ai.cpu_ms_total:,.1f}× as much" if ai.cpu_ms_total else "",
+        ))  # fmt: skip
     al, cl = results.latency.get(am), results.latency.get(cp)
     slower = ""
     if al and cl and al.p50_ms > 0:
