@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -74,10 +75,11 @@ def publish(countdown_seconds: float | None = None) -> bool:
     return True
 
 
-def listen(seconds: float) -> bool | None:
+def listen(seconds: float, then: Callable[[Pipeline], object] | None = None) -> tuple[bool, Any] | None:
     """Linger as the wake in progress: keep its flag set and wait up to `seconds` for a commit to
-    ring the doorbell. True when one rang (claim again), False when none did, None when this
-    cannot listen (Redis unreachable, or lingering turned off).
+    ring the doorbell. None when this cannot listen (Redis unreachable, or lingering turned off);
+    else whether one rang (claim again) and the reply to the one command `then` adds, which Redis
+    runs as the wait ends, in the same round trip (an exception object when it failed).
 
     At a steady trickle of notifications this saves each one a trip through Celery. A ring left
     over from earlier costs one empty claim. The wait stays below the Redis client's socket timeout.
@@ -89,10 +91,16 @@ def listen(seconds: float) -> bool | None:
         pipe = get_redis().pipeline(transaction=False)
         pipe.pexpire(WAKE_PENDING_KEY, WAKE_PENDING_TTL_MS)
         pipe.blpop([DOORBELL_KEY], timeout=seconds)
-        return pipe.execute()[1] is not None
+        if then is not None:
+            then(pipe)
+        replies = pipe.execute(raise_on_error=False)
     except REDIS_ERRORS as exc:
         logger.debug("not listening for rings: %s", exc)
         return None
+    if isinstance(replies[1], Exception):
+        logger.debug("not listening for rings: %s", replies[1])
+        return None
+    return replies[1] is not None, replies[2] if then is not None else None
 
 
 def clear_wake() -> None:

@@ -30,7 +30,7 @@ from django.db import close_old_connections, connection, connections, transactio
 from django.db.models import F
 from django.utils import timezone
 
-from contactpoints import broker, metrics, monitoring, rows, sending, storms
+from contactpoints import broker, metrics, monitoring, pacing, rows, sending, storms
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 from contactpoints.sending import SendResult
 from integrations.base import Outcome, Result
@@ -67,6 +67,8 @@ class Batch:
     claimed_at: float = field(default_factory=time.monotonic)
     # The user templates' version, read with the claim (None: sending asks for it).
     templates_version: tuple | None = None
+    # The paused destinations, read with the ring that brought this claim (None: planning asks).
+    pauses: pacing.Pauses | None = None
 
 
 def claim(limit: int, ids: list | None = None) -> Batch:
@@ -186,8 +188,11 @@ def deliver_due(*, record_in_background: bool = False) -> Counter[str]:
 def _claim_send_and_linger(record_batch: Callable[[SentBatch], None]) -> None:
     deadline = time.monotonic() + WAKE_WORK_SECONDS
     joined = cleared = False
+    ring: Ring | None = None
     while True:
         batch = claim(settings.DELIVERY_BATCH_SIZE)
+        if ring is not None:
+            batch.pauses, ring = ring.pauses, None
         full = len(batch.deliveries) == settings.DELIVERY_BATCH_SIZE
         if full and not joined:
             joined = broker.publish()
@@ -201,10 +206,10 @@ def _claim_send_and_linger(record_batch: Callable[[SentBatch], None]) -> None:
             if not _LINGERING.acquire(blocking=False):
                 return  # another wake of this worker lingers, and holds the flag for both
             try:
-                rang = _linger()
+                ring = _linger()
             finally:
                 _LINGERING.release()
-            if rang:
+            if ring:
                 continue  # a commit rang while this wake lingered: claim it now, no Celery message
             broker.clear_wake()
             cleared = True
@@ -261,15 +266,25 @@ def _record_on_the_recorder(sent: SentBatch) -> dict[str, str]:
         return {}
 
 
-def _linger() -> bool:
-    """Wait for a commit's ring, however long none comes: True when one rang. False when the
-    worker shuts down, lingering is off (DELIVERY_WAKE_LINGER_SECONDS 0) or Redis does not answer;
-    then the wake ends as one that never lingered."""
+@dataclass(frozen=True)
+class Ring:
+    """A commit rang while a wake lingered; the destinations' pauses came in the same round trip."""
+
+    pauses: pacing.Pauses | None
+
+
+def _linger() -> Ring | None:
+    """Wait for a commit's ring, however long none comes. None when the worker shuts down,
+    lingering is off (DELIVERY_WAKE_LINGER_SECONDS 0) or Redis does not answer; then the wake ends
+    as one that never lingered."""
     while not WORKER_STOPPING.is_set():
-        rang = broker.listen(settings.DELIVERY_WAKE_LINGER_SECONDS)
-        if rang is not False:
-            return bool(rang)
-    return False
+        heard = broker.listen(settings.DELIVERY_WAKE_LINGER_SECONDS, then=pacing.read_pauses)
+        if heard is None:
+            return None
+        rang, pauses = heard
+        if rang:
+            return Ring(pacing.pauses_from(pauses))
+    return None
 
 
 def run_delivery(delivery_id: Any) -> str | None:
@@ -311,7 +326,7 @@ def send(batch: Batch) -> SentBatch:
     active = [d for d in batch.deliveries if not d.integration.is_paused]
     outcome = SentBatch(batch, statuses=_park(batch, paused))
     if active:
-        plan = storms.plan(active, start_by=batch.claimed_at + START_WITHIN_SECONDS)
+        plan = storms.plan(active, start_by=batch.claimed_at + START_WITHIN_SECONDS, pauses=batch.pauses)
         results = sending.send_many(
             [message.send for message in plan.messages], sending.user_templates(batch.templates_version)
         )

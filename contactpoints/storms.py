@@ -53,8 +53,10 @@ class Plan:
     waiting: list[tuple[Delivery, datetime]] = field(default_factory=list)
 
 
-def plan(deliveries: list[Delivery], start_by: float | None) -> Plan:
-    """What to send now (and when, within the hold) and what goes back to wait for its slot."""
+def plan(deliveries: list[Delivery], start_by: float | None, pauses: pacing.Pauses | None = None) -> Plan:
+    """What to send now (and when, within the hold) and what goes back to wait for its slot.
+
+    `pauses`, when the claim came with a ring, spares an unlimited destination its reservation."""
     groups: dict[Any, list[Delivery]] = {}
     for delivery in deliveries:
         groups.setdefault(delivery.integration_id, []).append(delivery)
@@ -70,13 +72,18 @@ def plan(deliveries: list[Delivery], start_by: float | None) -> Plan:
             logger.exception("no destination for integration %s; its deliveries go unpaced", group[0].integration.uid)
             result.messages += [_single(delivery, start_by) for delivery in group]
             continue
-        _plan_group(result, group, destination, start_by)
+        _plan_group(result, group, destination, start_by, pauses)
     return result
 
 
-def _plan_group(result: Plan, group: list[Delivery], destination: Destination, start_by: float | None) -> None:
+def _plan_group(
+    result: Plan, group: list[Delivery], destination: Destination, start_by: float | None, pauses: pacing.Pauses | None
+) -> None:
     hold = settings.PACING_HOLD_SECONDS
-    wait = _reserve(destination)
+    if destination.rate_per_second is None and pauses is not None and pauses.shows_unpaused(destination.key):
+        wait = 0.0  # an unlimited destination reserves nothing; only its pause could hold it
+    else:
+        wait = _reserve(destination)
     if destination.rate_per_second is None and wait == 0:
         # Unlimited and not paused: no slots to take, every delivery goes now.
         result.messages += [_single(delivery, start_by, destination.key) for delivery in group]

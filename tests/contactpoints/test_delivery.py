@@ -12,8 +12,8 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from contactpoints import pacing, sending
 from contactpoints import queue as engine
-from contactpoints import sending
 from contactpoints.intake import parse_intake
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Notification, NotificationTemplate
 from contactpoints.sending import Send, SendResult
@@ -450,7 +450,8 @@ def test_a_wake_lingers_for_the_next_commit_and_claims_it_without_a_celery_messa
     redis = get_redis()
     redis.delete(broker.DOORBELL_KEY)
     redis.set(broker.WAKE_PENDING_KEY, 1, px=5000)  # this wake is in progress
-    with mock.patch("contactpoints.broker.publish") as published, ThreadPoolExecutor(1) as pool:
+    reserve = mock.patch("contactpoints.pacing.reserve", wraps=pacing.reserve)
+    with mock.patch("contactpoints.broker.publish") as published, reserve as reserved, ThreadPoolExecutor(1) as pool:
         lingering = pool.submit(deliver_due_then_close)
         time.sleep(0.1)  # it found nothing and listens
         parsed = parse_intake([{"labels": {"alertname": "Trickle"}}], max_alerts=10)
@@ -466,6 +467,7 @@ def test_a_wake_lingers_for_the_next_commit_and_claims_it_without_a_celery_messa
     assert statuses == {DeliveryStatus.DELIVERED: 1}
     assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
     published.assert_not_called()  # the flag stayed set while it lingered: nobody published
+    reserved.assert_not_called()  # the ring said the webhook was not paused: no round trip to ask
     assert redis.get(broker.WAKE_PENDING_KEY) is None  # and was cleared when it stopped
 
 
@@ -476,9 +478,9 @@ def rings(monkeypatch, settings):
     settings.DELIVERY_WAKE_LINGER_SECONDS = 0.5
     answers, heard = [], []
 
-    def listen(seconds):
+    def listen(seconds, then=None):
         heard.append(seconds)
-        return answers.pop(0) if answers else None
+        return (answers.pop(0), None) if answers else None
 
     monkeypatch.setattr(engine.broker, "listen", listen)
     monkeypatch.setattr(engine.broker, "clear_wake", mock.Mock())

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 
 from contactpoints import pacing
 from contactpoints.redis_client import get_redis
@@ -153,3 +155,43 @@ def test_an_unreachable_redis_sends_now_and_warns_once(key, settings, caplog, qu
     assert state is None
     warnings = [r for r in caplog.records if r.name == "contactpoints.pacing" and r.levelno >= logging.WARNING]
     assert [r.getMessage().split(";")[0] for r in warnings] == ["destination pacing is off while Redis is unreachable"]
+
+
+def read_pauses_now() -> pacing.Pauses | None:
+    pipe = get_redis().pipeline(transaction=False)
+    pacing.read_pauses(pipe)
+    return pacing.pauses_from(pipe.execute(raise_on_error=False)[0])
+
+
+def test_the_paused_destinations_are_read_in_a_callers_round_trip(key):
+    other = f"{key}/other"
+    get_redis().delete(pacing.PAUSED_DESTINATIONS_KEY)  # no longer pause of an earlier test in it
+    pacing.pause(key, 5)
+    pauses = read_pauses_now()
+    assert pauses is not None
+    assert not pauses.shows_unpaused(key)
+    assert pauses.shows_unpaused(other)
+    # The list expires with the last pause it holds.
+    assert 4000 < get_redis().pttl(pacing.PAUSED_DESTINATIONS_KEY) <= 5000
+
+
+def test_a_pause_leaves_the_list_when_it_ends(key):
+    pacing.pause(key, 0.2)
+    assert not read_pauses_now().shows_unpaused(key)
+    deadline = time.monotonic() + 2
+    while not read_pauses_now().shows_unpaused(key):
+        assert time.monotonic() < deadline, "the pause never left the list"
+        time.sleep(0.05)
+    assert pacing.reserve(key, None) == 0.0  # and the destination's own state agrees
+
+
+def test_an_old_snapshot_no_longer_vouches_for_a_destination(key, monkeypatch):
+    pauses = read_pauses_now()
+    assert pauses.shows_unpaused(key)
+    later = pauses.read_at + pacing.PAUSES_FRESH_SECONDS + 0.01
+    monkeypatch.setattr(pacing.time, "monotonic", lambda: later)
+    assert not pauses.shows_unpaused(key)
+
+
+def test_a_failed_read_gives_no_snapshot():
+    assert pacing.pauses_from(redis.ResponseError("NOSCRIPT")) is None
