@@ -3,10 +3,10 @@ alerts is worse than accepting a burst.
 
 Each process counts a large limit in shares: it takes SHARE_OF_LIMIT of the window's budget from
 Redis in one INCRBY and spends it locally, so a busy token costs one round trip per share rather
-than one per request (that trip cost the web 69 µs of CPU per request; a local spend costs 2.4). Redis's count is what was handed
-out, so the total accepted never exceeds the limit; a process may refuse while another still holds
-part of a share, at most SHARE_OF_LIMIT of the limit early per other process. A limit under
-1/SHARE_OF_LIMIT requests is counted one request at a time, exactly as before.
+than one per request (69 µs of the web's CPU per request, against 2.4 µs for a local spend).
+Redis's count is what was handed out, so the total accepted never exceeds the limit; a process may
+refuse while another still holds part of a share, at most SHARE_OF_LIMIT of the limit early per
+other process. A limit under 1/SHARE_OF_LIMIT requests is counted one request at a time, as before.
 """
 
 from __future__ import annotations
