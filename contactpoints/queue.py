@@ -82,29 +82,32 @@ def claim(limit: int, ids: list | None = None) -> Batch:
     now = timezone.now()
     token = uuid.uuid4()
     lease = now + timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
-    only = ""
-    if ids is not None:
-        only = f"AND id IN ({rows.placeholders(len(ids))})" if ids else "AND FALSE"
-    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     table = Delivery._meta.db_table
-    update = f"""
-        UPDATE {table} SET status = %s, attempts = attempts + 1, lease_expires_at = %s, claim = %s, updated_at = %s
-        WHERE id IN (
-            SELECT id FROM {table} WHERE status IN (%s, %s) AND next_attempt_at <= %s {only}
-            ORDER BY next_attempt_at LIMIT %s{lock}
-        )
-    """  # noqa: S608 - table name ours; every value is a parameter
     claim_value = rows.prep(Delivery, "claim", token)
     now_value = rows.prep(Delivery, "updated_at", now)
+    if ids is None and connection.vendor == "postgresql":
+        # Walks the due index in order (migration 0009 says why it is a function).
+        pick, pick_parameters = "SELECT contactpoints_due_deliveries(%s, %s)", [now_value, limit]
+    else:
+        only = ""
+        if ids is not None:
+            only = f"AND id IN ({rows.placeholders(len(ids))})" if ids else "AND FALSE"
+        lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+        pick = f"""
+            SELECT id FROM {table} WHERE status IN (%s, %s) AND next_attempt_at <= %s {only}
+            ORDER BY next_attempt_at LIMIT %s{lock}
+        """  # noqa: S608 - table name ours; every value is a parameter
+        pick_parameters = [*DUE_STATUSES, now_value, *(rows.prep(Delivery, "id", i) for i in ids or ()), limit]
+    update = f"""
+        UPDATE {table} SET status = %s, attempts = attempts + 1, lease_expires_at = %s, claim = %s, updated_at = %s
+        WHERE id IN ({pick})
+    """  # noqa: S608 - table name ours; every value is a parameter
     parameters = [
         DeliveryStatus.SENDING,
         rows.prep(Delivery, "lease_expires_at", lease),
         claim_value,
         now_value,
-        *DUE_STATUSES,
-        now_value,
-        *(rows.prep(Delivery, "id", delivery_id) for delivery_id in ids or ()),
-        limit,
+        *pick_parameters,
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -244,6 +244,33 @@ def test_a_batch_claims_up_to_its_size_and_the_next_claim_gets_the_rest(
     assert Delivery.objects.filter(status=DeliveryStatus.SENDING, attempts=1).count() == 5
 
 
+def test_a_claim_takes_the_earliest_due_pending_and_retrying_deliveries_and_nothing_not_yet_due(
+    make_contact_point, receiver, django_capture_on_commit_callbacks, woken
+):
+    later, retrying, pending, not_due = many_due(make_contact_point, receiver, django_capture_on_commit_callbacks, 4)
+
+    def due_in(delivery: Delivery, seconds: float, **changes) -> None:
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now + timedelta(seconds=seconds), **changes)
+
+    now = timezone.now()
+    due_in(later, -1)
+    due_in(retrying, -3, status=DeliveryStatus.RETRYING)
+    due_in(pending, -2)
+    due_in(not_due, 60)
+    assert {d.pk for d in engine.claim(2).deliveries} == {retrying.pk, pending.pk}  # the two due first
+    assert [d.pk for d in engine.claim(5).deliveries] == [later.pk]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the claim's ordered index walk is PostgreSQL's")
+def test_the_claims_pick_walks_the_due_index_for_the_statuses_the_queue_holds(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc, proconfig, prorows FROM pg_proc WHERE proname = 'contactpoints_due_deliveries'")
+        ((source, config, expected_rows),) = cursor.fetchall()
+    assert config == ["enable_bitmapscan=off"]  # a bitmap scan would leave dead entries for every claim
+    assert expected_rows <= 10  # PostgreSQL's default (1,000) made the claim read the whole table
+    assert "status IN (" + ", ".join(f"'{status}'" for status in engine.DUE_STATUSES) + ")" in source
+
+
 def test_a_wake_claims_batches_until_nothing_is_due_and_a_full_batch_calls_in_help(
     make_contact_point, receiver, django_capture_on_commit_callbacks, woken, published, settings
 ):
