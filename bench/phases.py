@@ -88,8 +88,9 @@ def intake(
     run = load.run_wrk(folder, target.url, phase, target.token, seconds, connections, WRK_THREADS)
     figures = Intake(run.accepted, run.refused, run.socket_errors, run.duration_s, run.median_latency_ms)
     print(intake_line(target.system, figures), flush=True)
-    done = receiver.wait_for(phase, run.accepted, waits.cap_seconds, waits.stall_seconds)
-    cpu = cpu_used(cpu_before, book.cpu_snapshot())  # before the quiet wait that finish() adds
+    # The CPU span ends with the last delivery, before the quiet wait that finish() adds.
+    receiver.wait_for(phase, run.accepted, waits.cap_seconds, waits.stall_seconds)
+    cpu = cpu_used(cpu_before, book.cpu_snapshot())
     done, summary = finish(receiver, phase, run.accepted, waits)
     figures.delivered = summary["unique"]
     figures.delivery_seconds = max(0.0, summary["last_arrival"] - run.started) if summary["unique"] else 0.0

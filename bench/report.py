@@ -209,7 +209,7 @@ def table(results: Results, args_seconds: int, connections: int, rate: int) -> s
     ))  # fmt: skip
     if ai and ci and ai.cpu_ms and ci.cpu_ms:
         rows.append((
-            "CPU per delivered alert (same load; every process of the system, PostgreSQL's too)",
+            "CPU per delivered alert (same load; each system's processes, PostgreSQL's with this project's)",
             f"{ai.cpu_ms_total:.2f} ms",
             f"{ci.cpu_ms_total:.2f} ms",
             f"{ci.cpu_ms_total / ai.cpu_ms_total:,.1f}× as much" if ai.cpu_ms_total else "",

@@ -268,6 +268,7 @@ def test_the_claims_pick_walks_the_due_index_for_the_statuses_the_queue_holds(db
         ((source, config, expected_rows),) = cursor.fetchall()
     assert config == ["enable_bitmapscan=off"]  # a bitmap scan would leave dead entries for every claim
     assert expected_rows <= 10  # PostgreSQL's default (1,000) made the claim read the whole table
+    assert f"FROM {Delivery._meta.db_table}\n" in source
     assert "status IN (" + ", ".join(f"'{status}'" for status in engine.DUE_STATUSES) + ")" in source
 
 
