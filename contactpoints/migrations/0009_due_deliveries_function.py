@@ -3,7 +3,7 @@
 Claims must walk the partial index `delivery_due` with an index scan: it marks the entries of rows
 that left the queue as dead as it passes, so the next claim skips them. A queue holds few due rows,
 so the planner prefers a bitmap scan and a sort, which marks nothing: every claim then re-read each
-entry left behind since the last vacuum (10,000 of them after a burst, 0.6-1.4 ms per claim). A
+entry left behind since the last vacuum (10,000 of them after a burst: 0.6-1.5 ms per claim). A
 plain statement cannot say which scan to use; a function can, with SET. The statuses are written out
 so that the plan can prove the index's condition. ROWS tells the claim's UPDATE to expect a batch,
 not the default thousand rows, for which it would read the whole deliveries table to join them.
