@@ -56,12 +56,25 @@ def render_clock() -> float:
     return time.thread_time()
 
 
-def cpu_deadline_passed(deadline: float, unchecked_until: float) -> bool:
-    """Whether render_clock() is past `deadline`, read cheaply on every template step: a thread's CPU
-    time cannot run ahead of the wall clock, so before `unchecked_until` (on time.monotonic(), set
-    as the deadline was, a timeout later) it cannot be past, and the CPU clock (a system call, ten
-    times the monotonic clock's cost: 4% of a busy worker's CPU) is read only after that."""
-    return time.monotonic() > unchecked_until and render_clock() > deadline
+@dataclasses.dataclass(frozen=True)
+class CpuDeadline:
+    """A render's limit on render_clock(), cheap to check on every template step.
+
+    A thread's CPU time cannot run ahead of the wall clock, so before `unchecked_until` (on
+    time.monotonic(), a timeout after the deadline was set) it cannot be past, and the CPU clock
+    (a system call, ten times the monotonic clock's cost: 4% of a busy worker's CPU) is read only
+    after that.
+    """
+
+    at: float  # on render_clock()
+    unchecked_until: float = 0.0  # on time.monotonic()
+
+    @classmethod
+    def after(cls, seconds: float) -> CpuDeadline:
+        return cls(render_clock() + seconds, time.monotonic() + seconds)
+
+    def passed(self) -> bool:
+        return time.monotonic() > self.unchecked_until and render_clock() > self.at
 
 
 # A render that keeps waiting anyway (starved, or blocked in a call) ends after this many times its
@@ -71,10 +84,9 @@ WALL_CLOCK_FACTOR = 5
 
 @dataclasses.dataclass
 class RenderSession:
-    deadline: float  # on render_clock()
+    deadline: CpuDeadline
     timeout_seconds: float
     wall_deadline: float = float("inf")  # on time.monotonic()
-    cpu_unchecked_until: float = 0.0  # on time.monotonic(): see cpu_deadline_passed
     depth: int = 0
     produced: int = 0
 
@@ -86,15 +98,13 @@ RENDER_SESSION: contextvars.ContextVar[RenderSession | None] = contextvars.Conte
 class RenderBudget:
     """The time every template of one delivery shares; a render started under it ends by its deadline."""
 
-    deadline: float  # on render_clock(): the thread that opened the budget renders under it
+    deadline: CpuDeadline  # the thread that opened the budget renders under it
     timeout_seconds: float
     wall_deadline: float
-    cpu_unchecked_until: float
 
     @classmethod
     def starting_now(cls, seconds: float) -> RenderBudget:
-        now = time.monotonic()
-        return cls(render_clock() + seconds, seconds, now + seconds * WALL_CLOCK_FACTOR, now + seconds)
+        return cls(CpuDeadline.after(seconds), seconds, time.monotonic() + seconds * WALL_CLOCK_FACTOR)
 
 
 RENDER_BUDGET: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar("template_budget", default=None)
@@ -109,7 +119,7 @@ def render_budget(seconds: float) -> Iterator[RenderBudget]:
     """
     budget = RenderBudget.starting_now(seconds)
     outer = RENDER_BUDGET.get()
-    if outer is not None and outer.deadline <= budget.deadline:
+    if outer is not None and outer.deadline.at <= budget.deadline.at:
         budget = outer
     token = RENDER_BUDGET.set(budget)
     try:
@@ -121,7 +131,7 @@ def render_budget(seconds: float) -> Iterator[RenderBudget]:
 def new_session(timeout_seconds: float) -> RenderSession:
     """A render's session: under the open budget's deadline, else its own timeout from now."""
     budget = RENDER_BUDGET.get() or RenderBudget.starting_now(timeout_seconds)
-    return RenderSession(budget.deadline, budget.timeout_seconds, budget.wall_deadline, budget.cpu_unchecked_until)
+    return RenderSession(budget.deadline, budget.timeout_seconds, budget.wall_deadline)
 
 
 def time_limit_error(session: RenderSession | None = None, fallback_seconds: float = 0.0) -> TimeLimitExceeded:
@@ -134,9 +144,7 @@ def time_limit_error(session: RenderSession | None = None, fallback_seconds: flo
 def check_deadline() -> None:
     """Stop the current render once it is past its deadline (called on every step a template takes)."""
     session = RENDER_SESSION.get()
-    if session is not None and (
-        time.monotonic() > session.wall_deadline or cpu_deadline_passed(session.deadline, session.cpu_unchecked_until)
-    ):
+    if session is not None and (time.monotonic() > session.wall_deadline or session.deadline.passed()):
         raise time_limit_error(session)
 
 
@@ -145,7 +153,7 @@ def seconds_left(default: float) -> float:
     session = RENDER_SESSION.get()
     if session is None:
         return default
-    left = min(session.deadline - render_clock(), session.wall_deadline - time.monotonic())
+    left = min(session.deadline.at - render_clock(), session.wall_deadline - time.monotonic())
     if left <= 0:
         raise time_limit_error(session)
     return left

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ from integrations.gotemplate.execute import State
 from integrations.gotemplate.lexer import GoTemplateError, T, tokenize
 from integrations.gotemplate.parser import ANY_FUNCTION, Parser
 from integrations.gotemplate.values import with_state
-from integrations.template_sandbox import render_clock
+from integrations.template_sandbox import CpuDeadline
 
 DEFAULT_TIMEOUT_SECONDS = 2.0
 
@@ -43,7 +42,7 @@ def _inline(state: State, *args: Any) -> str:
     else:
         name, text, context = "inline", args[0], args[1] if len(args) == 2 else None
     trees = Parser(str(name), str(text), state.funcs).parse()
-    inner = State({**state.trees, **trees}, state.funcs, state.deadline, state.cpu_unchecked_until)
+    inner = State({**state.trees, **trees}, state.funcs, state.deadline)
     inner.depth, inner.tree, inner.node = state.depth, state.tree, state.node  # errors point at the caller
     inner.produced = state.produced
     try:
@@ -121,8 +120,7 @@ class TemplateSet:
         tree = self.trees.get(name)
         if tree is None:
             raise GoTemplateError(f"no template {n.repr_go(name)} associated with template set")
-        timeout = self.timeout_seconds
-        state = State(self.trees, self.funcs, render_clock() + timeout, time.monotonic() + timeout)
+        state = State(self.trees, self.funcs, CpuDeadline.after(self.timeout_seconds))
         try:
             state.run(tree, data)
         except RecursionError:

@@ -26,7 +26,7 @@ from integrations.gotemplate.printing import (
     value_text,
 )
 from integrations.gotemplate.values import check_arity, exported, field_value, truth, zero_value
-from integrations.template_sandbox import MAX_OUTPUT_BYTES, check_deadline, cpu_deadline_passed
+from integrations.template_sandbox import MAX_OUTPUT_BYTES, CpuDeadline, check_deadline
 
 MAX_TEMPLATE_DEPTH = 100  # nested {{template}} calls (Go allows 100000; Python's stack does not)
 # All text and lists the functions of one render may build, kept or not: a loop appending fresh
@@ -46,17 +46,8 @@ class _Continue(Exception):
 class State:
     """One execution: the template set's trees and functions, the output, the variables."""
 
-    def __init__(
-        self,
-        trees: Mapping[str, n.Tree],
-        funcs: Mapping[str, Callable[..., Any]],
-        deadline: float,
-        cpu_unchecked_until: float = 0.0,
-    ):
-        # `deadline` is on the sandbox's render_clock (the thread's CPU time); cpu_deadline_passed
-        # says what `cpu_unchecked_until` is for.
-        self.trees, self.funcs = trees, funcs
-        self.deadline, self.cpu_unchecked_until = deadline, cpu_unchecked_until
+    def __init__(self, trees: Mapping[str, n.Tree], funcs: Mapping[str, Callable[..., Any]], deadline: CpuDeadline):
+        self.trees, self.funcs, self.deadline = trees, funcs, deadline
         self.out: list[str] = []
         self.size = 0
         self.produced = 0
@@ -82,7 +73,7 @@ class State:
 
     def tick(self) -> None:
         """One step: stop at the deadline (ours, and the shared render session's)."""
-        if cpu_deadline_passed(self.deadline, self.cpu_unchecked_until):
+        if self.deadline.passed():
             raise self.error("template execution exceeded the time limit")
         try:
             check_deadline()

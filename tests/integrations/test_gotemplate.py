@@ -304,7 +304,7 @@ def test_a_runaway_range_stops_at_the_deadline():
 
 
 def test_the_shared_render_session_deadline_stops_it_too():
-    session = template_sandbox.RenderSession(template_sandbox.render_clock() + 0.2, 0.2)
+    session = template_sandbox.RenderSession(template_sandbox.CpuDeadline(template_sandbox.render_clock() + 0.2), 0.2)
     token = template_sandbox.RENDER_SESSION.set(session)
     try:
         with pytest.raises(GoTemplateError, match=r"exceeded the time limit of 0\.2s"):
@@ -314,7 +314,7 @@ def test_the_shared_render_session_deadline_stops_it_too():
 
 
 def test_a_backtracking_regular_expression_stops_at_the_render_deadline():
-    session = template_sandbox.RenderSession(template_sandbox.render_clock() + 0.3, 0.3)
+    session = template_sandbox.RenderSession(template_sandbox.CpuDeadline(template_sandbox.render_clock() + 0.3), 0.3)
     token = template_sandbox.RENDER_SESSION.set(session)
     started = time.monotonic()
     try:

@@ -54,9 +54,9 @@ def test_the_cpu_clock_is_read_only_once_the_limit_could_have_passed():
     now_cpu, now_wall = template_sandbox.render_clock(), time.monotonic()
     # A deadline already past on the CPU clock, but with the wall clock still inside the limit: a
     # thread's CPU time cannot outrun the wall clock, so this is the state of a deadline set just now.
-    assert not template_sandbox.cpu_deadline_passed(now_cpu - 1, now_wall + 10)
-    assert template_sandbox.cpu_deadline_passed(now_cpu - 1, now_wall - 1)
-    assert not template_sandbox.cpu_deadline_passed(now_cpu + 10, now_wall - 1)
+    assert not template_sandbox.CpuDeadline(now_cpu - 1, now_wall + 10).passed()
+    assert template_sandbox.CpuDeadline(now_cpu - 1, now_wall - 1).passed()
+    assert not template_sandbox.CpuDeadline(now_cpu + 10, now_wall - 1).passed()
 
 
 def test_a_busy_render_still_stops_at_its_cpu_limit():
