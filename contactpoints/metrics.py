@@ -30,19 +30,19 @@ def _safely(action) -> None:
         logger.debug("metrics not recorded: %s", exc)
 
 
-def count_notification(alert_count: int) -> None:
+def count_notifications(notifications: int, alerts: int) -> None:
     def action():
         pipe = get_redis().pipeline(transaction=False)
-        add_notification(pipe, alert_count)
+        add_notifications(pipe, notifications, alerts)
         pipe.execute()
 
     _safely(action)
 
 
-def add_notification(pipe, alert_count: int) -> None:
-    """Count one accepted notification in a pipeline the caller sends (broker.wake's)."""
-    pipe.hincrby(KEY_PREFIX + "counters", "notifications", 1)
-    pipe.hincrby(KEY_PREFIX + "counters", "alerts", alert_count)
+def add_notifications(pipe, notifications: int, alerts: int) -> None:
+    """Count accepted notifications and their alerts in a pipeline the caller sends (broker.wake's)."""
+    pipe.hincrby(KEY_PREFIX + "counters", "notifications", notifications)
+    pipe.hincrby(KEY_PREFIX + "counters", "alerts", alerts)
 
 
 def count_outcomes(

@@ -10,10 +10,11 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from contactpoints import broker, metrics, rows
+from contactpoints.group_commit import GroupCommit
 from contactpoints.intake import ParsedIntake
 from contactpoints.models import (
     ApiToken,
@@ -126,19 +127,24 @@ def _store(
         cutoff = timezone.now() - IDEMPOTENCY_WINDOW
         IdempotencyKey.objects.filter(contact_point=contact_point, key=idempotency_key, created_at__lt=cutoff).delete()
         IdempotencyKey.objects.create(contact_point=contact_point, key=idempotency_key, response=answer)
-    _after_commit(statuses, len(parsed.alerts) if counted else None)
+    counts = {"notifications": 1, "alerts": len(parsed.alerts)} if counted else {}
+    _after_commit(DeliveryStatus.PENDING in statuses, **counts)
     return answer
 
 
-def _after_commit(statuses: list[str], counted_alerts: int | None) -> None:
-    """A wake for the workers when a delivery is pending, and (unless `counted_alerts` is None) the
-    notification counted in /metrics, in the wake's round trip to Redis when there is one."""
-    if DeliveryStatus.PENDING in statuses and counted_alerts is not None:
-        transaction.on_commit(lambda: broker.wake(also=lambda pipe: metrics.add_notification(pipe, counted_alerts)))
-    elif DeliveryStatus.PENDING in statuses:
+def _after_commit(pending: bool, *, notifications: int = 0, alerts: int = 0) -> None:
+    """A wake for the workers when a delivery is pending, and the intake's `notifications` (with
+    their `alerts`) counted in /metrics, in the wake's round trip to Redis when there is one."""
+
+    def count(pipe) -> None:
+        metrics.add_notifications(pipe, notifications, alerts)
+
+    if pending and notifications:
+        transaction.on_commit(lambda: broker.wake(also=count))
+    elif pending:
         transaction.on_commit(broker.wake)
-    elif counted_alerts is not None:
-        transaction.on_commit(lambda: metrics.count_notification(counted_alerts))
+    elif notifications:
+        transaction.on_commit(lambda: metrics.count_notifications(notifications, alerts))
 
 
 class UnknownToken(Exception):
@@ -147,25 +153,71 @@ class UnknownToken(Exception):
 
 def accept_with_token(token_hash: str, contact_point_uid: str, parsed: ParsedIntake) -> dict[str, Any]:
     """The intake's hot path (PostgreSQL, a Bearer token, no Idempotency-Key): the token's check,
-    the contact point's lookup and the store are one statement, one round trip.
+    the contact point's lookup and the store are one statement, one round trip, shared with the
+    requests that arrived while the one before was being stored (_hot_path_stores).
 
     Raises UnknownToken, or ContactPoint.DoesNotExist when the token is good but the uid is not.
     """
     # No model instance: the contact point's id and name come from the row the statement finds by this uid.
     values = _notification_values(contact_point_uid, parsed)
-    caller_found, target_found, statuses = _run_one_statement(
+    document = _statement_document(
         values,
-        by_token=True,
         token_hash=token_hash,
         used_before=values["received_at"] - ApiToken.LAST_USED_RESOLUTION,
         contact_point_uid=contact_point_uid,
+        alert_count=len(parsed.alerts),
     )
+    caller_found, target_found, statuses = _hot_path_stores.submit(document)
     if not caller_found:
         raise UnknownToken
     if not target_found:
         raise ContactPoint.DoesNotExist
-    _after_commit(statuses, len(parsed.alerts))
     return {"id": str(values["id"]), "alerts": len(parsed.alerts), "deliveries": len(statuses)}
+
+
+# The errors that say nothing about one request's values: the whole batch fails with them.
+_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+
+def _store_hot_path_batch(documents: list[dict[str, Any]]) -> list[Found | Exception]:
+    """Store a batch of the hot path's notifications in one statement; then one wake for all, with
+    the stored ones counted in its round trip. A statement refused for a value (not the connection)
+    is run again per notification, so that only the one that caused it fails."""
+    try:
+        found: list[Found | Exception] = list(_run_statement(documents, by_token=True))
+    except _CONNECTION_ERRORS:
+        raise
+    except DatabaseError:
+        if len(documents) == 1:
+            raise
+        found = [_alone(document) for document in documents]
+    stored = [
+        (document, statuses)
+        for document, outcome in zip(documents, found, strict=True)
+        if not isinstance(outcome, Exception)
+        for caller_found, target_found, statuses in [outcome]
+        if caller_found and target_found
+    ]
+    if stored:
+        _after_commit(
+            any(DeliveryStatus.PENDING in statuses for _, statuses in stored),
+            notifications=len(stored),
+            alerts=sum(document["alert_count"] for document, _ in stored),
+        )
+    return found
+
+
+def _alone(document: dict[str, Any]) -> Found | Exception:
+    try:
+        return _run_statement([document], by_token=True)[0]
+    except _CONNECTION_ERRORS:
+        raise
+    except DatabaseError as exc:
+        return exc
+
+
+# Per web process; a batch is at most what one process's threads can have queued.
+_hot_path_stores: GroupCommit[dict[str, Any], Found] = GroupCommit(_store_hot_path_batch, max_batch=64)
 
 
 def store_with_deliveries(notification: Notification, *, one_statement: bool | None = None) -> list[str]:
@@ -227,48 +279,52 @@ def _input_value(sql_type: str, name: str) -> str:
 
 @cache
 def _one_statement_sql(*, by_token: bool) -> str:
-    """INSERT the notification and its deliveries in one statement (a data-modifying WITH).
+    """INSERT notifications and their deliveries in one statement (a data-modifying WITH).
 
-    Its one parameter is a JSON object of every value (`input`): on the busiest path, psycopg
-    adapting a dozen parameters one by one cost more CPU than PostgreSQL spends reading them from
-    one document. `target` is the contact point: found by id, or (`by_token`) by uid once `caller`,
-    an active token with intake rights, is found by its hash; that variant also marks the token
-    used, at most once a LAST_USED_RESOLUTION. The answer's row says whether the caller and the
-    target were found, and the stored deliveries' statuses.
+    Its one parameter is a JSON array of documents, one per notification, each holding every value
+    (`input`, numbered `n`): on the busiest path, psycopg adapting a dozen parameters one by one
+    cost more CPU than PostgreSQL spends reading them from one document. `target` is each one's
+    contact point: found by id, or (`by_token`) by uid once `caller`, an active token with intake
+    rights, is found by its hash; that variant also marks the token used, at most once a
+    LAST_USED_RESOLUTION. One answer row per document, in order: whether the caller and the target
+    were found, and the stored deliveries' statuses.
     """
     tables = {model.__name__: model._meta.db_table for model in (ApiToken, ContactPoint, Notification, Integration)}
     scopes = ", ".join(f"'{scope}'" for scope in (TokenScope.INTAKE, TokenScope.ADMIN))
     received_at = _input_value("timestamptz", "received_at")
     if by_token:
+        used_before = _input_value("timestamptz", "used_before")
         target = f"""
             caller AS (
-                SELECT token.id FROM {tables["ApiToken"]} token, input
-                WHERE token.token_hash = input.value ->> 'token_hash' AND token.revoked_at IS NULL
-                    AND token.scope IN ({scopes})
+                SELECT input.n, token.id FROM {tables["ApiToken"]} token
+                JOIN input ON token.token_hash = input.value ->> 'token_hash'
+                WHERE token.revoked_at IS NULL AND token.scope IN ({scopes})
             ),
             touched AS (
-                UPDATE {tables["ApiToken"]} SET last_used_at = {received_at} FROM input
-                WHERE id IN (SELECT id FROM caller)
-                    AND (last_used_at IS NULL OR last_used_at < {_input_value("timestamptz", "used_before")})
+                UPDATE {tables["ApiToken"]} token SET last_used_at = {received_at}
+                FROM caller JOIN input USING (n)
+                WHERE token.id = caller.id
+                    AND (token.last_used_at IS NULL OR token.last_used_at < {used_before})
             ),
             target AS (
-                SELECT point.id, point.name, point.paused FROM {tables["ContactPoint"]} point, input
-                WHERE point.uid = input.value ->> 'contact_point_uid' AND EXISTS (SELECT 1 FROM caller)
+                SELECT input.n, point.id, point.name, point.paused FROM {tables["ContactPoint"]} point
+                JOIN input ON point.uid = input.value ->> 'contact_point_uid'
+                WHERE input.n IN (SELECT n FROM caller)
             )"""  # noqa: S608 - table names and scopes are ours; every value is in the parameter
-        found_caller = "EXISTS (SELECT 1 FROM caller)"
+        found_caller = "input.n IN (SELECT n FROM caller)"
     else:
         target = f"""target AS (
-            SELECT point.id, point.name, point.paused FROM {tables["ContactPoint"]} point, input
-            WHERE point.id = {_input_value("bigint", "contact_point_id")}
+            SELECT input.n, point.id, point.name, point.paused FROM {tables["ContactPoint"]} point
+            JOIN input ON point.id = {_input_value("bigint", "contact_point_id")}
         )"""  # noqa: S608
         found_caller = "TRUE"
     values = ", ".join(_input_value(sql_type, name) for name, sql_type in NOTIFICATION_COLUMNS.items())
     return f"""
-        WITH input AS (SELECT %s::jsonb AS value),
+        WITH input AS (SELECT e.value, e.n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(value, n)),
         {target},
         notification AS (
             INSERT INTO {tables["Notification"]} (contact_point_id, receiver, {", ".join(NOTIFICATION_COLUMNS)})
-            SELECT target.id, target.name, {values} FROM target, input
+            SELECT target.id, target.name, {values} FROM target JOIN input USING (n)
             RETURNING id
         ),
         delivery AS (
@@ -278,24 +334,36 @@ def _one_statement_sql(*, by_token: bool) -> str:
                 CASE WHEN target.paused OR integration.paused THEN '{DeliveryStatus.PAUSED}'
                     ELSE '{DeliveryStatus.PENDING}' END,
                 0, 0, {received_at}, '', {received_at}, {received_at}
-            FROM notification, target, input, {tables["Integration"]} integration
-            WHERE integration.contact_point_id = target.id AND integration.enabled
+            FROM notification
+            JOIN input ON notification.id = {_input_value("uuid", "id")}
+            JOIN target USING (n)
+            JOIN {tables["Integration"]} integration ON integration.contact_point_id = target.id
+            WHERE integration.enabled
                 AND ((input.value ->> 'firing')::boolean OR NOT integration.disable_resolve_message)
-            RETURNING status
+            RETURNING notification_id, status
         )
-        SELECT {found_caller}, EXISTS (SELECT 1 FROM target), ARRAY(SELECT status FROM delivery)
+        SELECT {found_caller}, input.n IN (SELECT n FROM target),
+            ARRAY(SELECT status FROM delivery WHERE delivery.notification_id = {_input_value("uuid", "id")})
+        FROM input ORDER BY input.n
     """  # noqa: S608 - table and column names and statuses are ours; every value is in the parameter
 
 
-def _run_one_statement(values: dict[str, Any], *, by_token: bool, **found_by: Any) -> tuple[bool, bool, list[str]]:
-    """(caller found, contact point found, the deliveries' statuses), for the notification's `values`."""
-    document = {**values, **found_by, "firing": values["status"] == "firing"}
+# What the statement answers of one notification: (caller found, contact point found, the deliveries' statuses).
+Found = tuple[bool, bool, list[str]]
+
+
+def _statement_document(values: dict[str, Any], **found_by: Any) -> dict[str, Any]:
+    """One notification's `values`, and what finds its contact point, as the statement reads them."""
+    return {**values, **found_by, "firing": values["status"] == "firing"}
+
+
+def _run_statement(documents: list[dict[str, Any]], *, by_token: bool) -> list[Found]:
     with connection.cursor() as cursor:
-        cursor.execute(_one_statement_sql(by_token=by_token), [rows.json_parameter(document)])
-        caller_found, target_found, statuses = cursor.fetchone()
-    return caller_found, target_found, statuses
+        cursor.execute(_one_statement_sql(by_token=by_token), [rows.json_parameter(documents)])
+        return cursor.fetchall()
 
 
 def _store_in_one_statement(notification: Notification) -> list[str]:
     values = {name: getattr(notification, name) for name in NOTIFICATION_COLUMNS}
-    return _run_one_statement(values, by_token=False, contact_point_id=notification.contact_point_id)[2]
+    document = _statement_document(values, contact_point_id=notification.contact_point_id)
+    return _run_statement([document], by_token=False)[0][2]

@@ -8,11 +8,11 @@ import json
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.db import DataError, connection
 
-from contactpoints import services
+from contactpoints import intake, services
 from contactpoints.api import intake_view
-from contactpoints.models import ApiToken, Notification
+from contactpoints.models import ApiToken, Notification, hash_token
 from contactpoints.redis_client import get_redis
 
 pytestmark = pytest.mark.django_db
@@ -177,3 +177,55 @@ def test_the_hot_paths_answer_carries_the_security_headers_with_or_without_a_tra
         [answer.status_code, *(answer.headers.get(name) for name in security)] for answer in answers
     )
     assert hot == hot_with_slash == full == [202, "nosniff", "DENY", "same-origin", "same-origin"]
+
+
+def hot_path_document(token: str, uid: str, **overrides) -> dict:
+    parsed = intake.parse_intake([ALERT], max_alerts=10)
+    values = services._notification_values(uid, parsed) | overrides
+    return services._statement_document(
+        values,
+        token_hash=hash_token(token),
+        used_before=values["received_at"],
+        contact_point_uid=uid,
+        alert_count=1,
+    )
+
+
+# Committed for real, as on the hot path (autocommit): the wake follows the commit, and a failed
+# statement leaves no transaction aborted behind it.
+@pytest.mark.django_db(transaction=True)
+def test_one_statement_stores_a_batch_and_answers_each_request_in_order(contact_point, tokens, monkeypatch):
+    woken = []
+    monkeypatch.setattr(services.broker, "wake", lambda also=None: woken.append(also))
+    documents = [
+        hot_path_document(tokens[0], contact_point.uid),
+        hot_path_document("cpt_unknown", contact_point.uid),
+        hot_path_document(tokens[0], "no-such-uid"),
+        hot_path_document(tokens[1], contact_point.uid),  # revoked
+        hot_path_document(tokens[0], contact_point.uid),
+    ]
+    found = services._store_hot_path_batch(documents)
+    assert [(caller, target, sorted(statuses)) for caller, target, statuses in found] == [
+        (True, True, ["pending", "pending"]),
+        (False, False, []),
+        (True, False, []),
+        (False, False, []),
+        (True, True, ["pending", "pending"]),
+    ]
+    assert set(Notification.objects.values_list("id", flat=True)) == {documents[0]["id"], documents[4]["id"]}
+    assert len(woken) == 1  # one wake for the batch
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_value_the_database_refuses_fails_only_its_own_request(contact_point, tokens, monkeypatch):
+    monkeypatch.setattr(services.broker, "wake", lambda also=None: True)
+    too_long = "http://am/" + "x" * intake.EXTERNAL_URL_MAX_LENGTH
+    documents = [
+        hot_path_document(tokens[0], contact_point.uid),
+        hot_path_document(tokens[0], contact_point.uid, external_url=too_long),
+        hot_path_document(tokens[0], contact_point.uid),
+    ]
+    found = services._store_hot_path_batch(documents)
+    assert isinstance(found[1], DataError)
+    assert found[0][:2] == found[2][:2] == (True, True)
+    assert set(Notification.objects.values_list("id", flat=True)) == {documents[0]["id"], documents[2]["id"]}
