@@ -15,6 +15,7 @@ import logging
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from contactpoints import pacing
 from contactpoints.models import ContactPoint, Integration, Notification, NotificationTemplate, TemplateSyntax
+from contactpoints.sender_threads import SLOW_SEND_SECONDS, SenderThreads
 from contactpoints.storable import storable_text
 from integrations.alertdata import test_alert
 from integrations.base import Outcome, Result, SendContext, SettingsError
@@ -61,6 +63,12 @@ def transport() -> HttpTransport:
 def _senders() -> ThreadPoolExecutor:
     """Threads that wait on the network for a batch, so one worker keeps many requests in flight."""
     return ThreadPoolExecutor(max_workers=settings.DELIVERY_SEND_CONCURRENCY, thread_name_prefix="sender")
+
+
+@cache
+def _sender_threads() -> SenderThreads:
+    """How many of them a batch takes, learned from the process's sends."""
+    return SenderThreads(most=settings.DELIVERY_SEND_CONCURRENCY)
 
 
 # -- caches keyed by version ----------------------------------------------------------------
@@ -182,10 +190,44 @@ def send_notification(send: Send, templates: UserTemplates) -> SendResult:
 
 def send_many(sends: list[Send], templates: UserTemplates) -> list[SendResult | None]:
     """Send each now, concurrently on the sender threads; results in the order given, None for a
-    send that waited for a thread past its `start_by` and was not started."""
+    send that waited for a thread past its `start_by` and was not started.
+
+    A send with a slot to wait for (`not_before`) waits on a thread of its own; the others are
+    taken in turn by as many threads as their destinations' answers need (SenderThreads), and a
+    slow answer adds one more while sends are left.
+    """
     if len(sends) == 1:
         return [_send_in_time(sends[0], templates)]  # no hand-off to another thread for one
-    return list(_senders().map(lambda send: _send_in_time(send, templates), sends))
+    results: list[SendResult | None] = [None] * len(sends)
+    in_turn = deque(index for index, send in enumerate(sends) if send.not_before is None)
+    threads = _sender_threads().for_batch(sends[index].destination_key for index in in_turn)
+    pool, lock = _senders(), Lock()
+
+    def send_one(index: int) -> None:
+        results[index] = _send_in_time(sends[index], templates)
+
+    def send_in_turn() -> None:
+        nonlocal threads
+        while True:
+            try:
+                index = in_turn.popleft()  # atomic: each send is taken by one thread
+            except IndexError:
+                return
+            send_one(index)
+            result = results[index]
+            if result is not None and result.duration_seconds >= SLOW_SEND_SECONDS and in_turn:
+                with lock:
+                    if threads < settings.DELIVERY_SEND_CONCURRENCY:
+                        threads += 1
+                        started.append(pool.submit(send_in_turn))
+
+    started = [pool.submit(send_one, index) for index, send in enumerate(sends) if send.not_before is not None]
+    started += [pool.submit(send_in_turn) for _ in range(threads)]
+    waited = 0
+    while waited < len(started):  # a thread adds the one it starts before it ends
+        started[waited].result()
+        waited += 1
+    return results
 
 
 def _send_in_time(send: Send, templates: UserTemplates) -> SendResult | None:
@@ -198,7 +240,9 @@ def _send_in_time(send: Send, templates: UserTemplates) -> SendResult | None:
         paced = pacing.state(send.destination_key)
         if paced is not None and paced.paused_until is not None:
             return None  # another delivery got a 429 meanwhile: the pause holds this one too
+    cpu_before = time.thread_time()
     result = send_notification(send, templates)
+    _sender_threads().observe(send.destination_key, result.duration_seconds, time.thread_time() - cpu_before)
     pause_seconds = destination_pause_seconds(result.outcome)
     if send.destination_key and pause_seconds:
         pacing.pause(send.destination_key, pause_seconds)
