@@ -324,7 +324,7 @@ def test_program_commands_follow_settings(settings, tmp_path: Path) -> None:
     web = run_all.program_argv("web", tmp_path)
     assert web[web.index("--bind") + 1] == "0.0.0.0:8123"
     assert web[web.index("--workers") + 1] == "3"
-    assert (web[web.index("--worker-class") + 1], web[web.index("--threads") + 1]) == ("gthread", "6")
+    assert (web[web.index("--worker-class") + 1], web[web.index("--threads") + 1]) == (run_all.WEB_WORKER_CLASS, "6")
     assert "--access-logfile" not in web
     settings.WEB_ACCESS_LOG = True
     web = run_all.program_argv("web", tmp_path)

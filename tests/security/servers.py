@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from project.management.commands.run_all import WEB_WORKER_CLASS
 from tests.e2e.conftest import ROOT, free_port, wait_for_port
 
 
@@ -39,7 +40,7 @@ def gunicorn(log_path: Path, **env: str) -> Iterator[Gunicorn]:
     """`gunicorn project.wsgi`, as `make run` starts it, with one worker and the given variables."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "project.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--worker-class", "gthread", "--threads", "2"]  # the worker `make run` uses
+    argv += ["--worker-class", WEB_WORKER_CLASS, "--threads", "2"]  # the worker `make run` uses
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(), **env}
     with open(log_path, "w") as log:
         process = subprocess.Popen([*argv, "--workers", "1"], env=full_env, cwd=ROOT, stdout=log, stderr=log)

@@ -16,6 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from project.supervisor import Child, Supervisor, browser_host, local_redis_argv, redacted_url, redis_answers
 
 PROGRAMS = ("web", "worker", "beat")
+# gunicorn's gthread worker, keeping a busy keep-alive connection on its thread (project/web_worker.py).
+WEB_WORKER_CLASS = "project.web_worker.KeepAliveThreadWorker"
 REDIS_START_TIMEOUT_SECONDS = 10.0
 
 
@@ -25,7 +27,7 @@ def web_argv() -> list[str]:
         sys.executable, "-m", "gunicorn", "project.wsgi:application",
         "--bind", f"{host}:{settings.PORT}",
         "--workers", str(settings.WEB_CONCURRENCY),
-        "--worker-class", "gthread", "--threads", str(settings.WEB_THREADS), "--keep-alive", "5",
+        "--worker-class", WEB_WORKER_CLASS, "--threads", str(settings.WEB_THREADS), "--keep-alive", "5",
         *(["--access-logfile", "-"] if settings.WEB_ACCESS_LOG else []),
         "--error-logfile", "-",
         "--graceful-timeout", "10",
