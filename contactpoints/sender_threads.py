@@ -61,8 +61,8 @@ class SenderThreads:
         keys = list(destination_keys)
         with self._lock:
             cpu = self._cpu_seconds
-            shortest = {key: min(recent) for key, recent in self._waits.items()}
-            waits = sum(shortest.get(key, UNKNOWN_WAIT_SECONDS) for key in keys)
+            shortest = {key: min(self._waits[key]) for key in set(keys) if key in self._waits}
+        waits = sum(shortest.get(key, UNKNOWN_WAIT_SECONDS) for key in keys)
         if not keys:
             return 0
         if not cpu:

@@ -25,7 +25,14 @@ class KeepAliveThreadWorker(ThreadWorker):
     def handle(self, conn):
         keepalive = super().handle(conn)
         served = 1
-        while keepalive is True and self.alive and served < REQUESTS_IN_A_ROW and _next_request_arrives(conn):
+        # HTTP/1 only: gunicorn serves an HTTP/2 connection whole in one handle() call.
+        while (
+            keepalive is True
+            and not conn.is_http2
+            and self.alive
+            and served < REQUESTS_IN_A_ROW
+            and _next_request_arrives(conn)
+        ):
             keepalive = super().handle(conn)
             served += 1
         return keepalive
