@@ -59,12 +59,12 @@ class SenderThreads:
     def for_batch(self, destination_keys: Iterable[str]) -> int:
         """Threads for a batch of sends to these destinations (one key per send)."""
         keys = list(destination_keys)
+        if not keys:
+            return 0
         with self._lock:
             cpu = self._cpu_seconds
             shortest = {key: min(self._waits[key]) for key in set(keys) if key in self._waits}
         waits = sum(shortest.get(key, UNKNOWN_WAIT_SECONDS) for key in keys)
-        if not keys:
-            return 0
         if not cpu:
             return min(self.most, len(keys))
         return max(1, min(self.most, len(keys), math.ceil(1 + waits / (cpu * len(keys)))))

@@ -191,19 +191,16 @@ def _store_hot_path_batch(documents: list[dict[str, Any]]) -> list[Found | Excep
         if len(documents) == 1:
             raise
         found = [_alone(document) for document in documents]
-    stored = [
-        (document, statuses)
-        for document, outcome in zip(documents, found, strict=True)
-        if not isinstance(outcome, Exception)
-        for caller_found, target_found, statuses in [outcome]
-        if caller_found and target_found
-    ]
-    if stored:
-        _after_commit(
-            any(DeliveryStatus.PENDING in statuses for _, statuses in stored),
-            notifications=len(stored),
-            alerts=sum(document["alert_count"] for document, _ in stored),
-        )
+    pending, notifications, alerts = False, 0, 0
+    for document, outcome in zip(documents, found, strict=True):
+        if isinstance(outcome, Exception):
+            continue
+        caller_found, target_found, statuses = outcome
+        if caller_found and target_found:
+            pending = pending or DeliveryStatus.PENDING in statuses
+            notifications, alerts = notifications + 1, alerts + document["alert_count"]
+    if notifications:
+        _after_commit(pending, notifications=notifications, alerts=alerts)
     return found
 
 
