@@ -22,6 +22,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.report import Stages
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,6 +46,8 @@ class Target:
     token: str
     check: Callable[[], None] | None = None  # raises when the system is no longer running
     owns_role: Callable[[str], bool] = lambda role: True  # its processes' roles in the ProcessBook
+    # Splits a phase's latencies into stages (phase, {alert id: first arrival}); None: not split.
+    stages: Callable[[str, dict[str, float]], Stages | None] | None = None
 
     @property
     def url(self) -> str:
@@ -114,7 +120,13 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         path = f"/api/v1/intake/{project.contact_point_uid()}"
         is_alertmanagers = lambda role: role.startswith("alertmanager")  # noqa: E731
         ours = Target(
-            "project", project.port, path, intake_token, project.check_running, lambda r: not is_alertmanagers(r)
+            "project",
+            project.port,
+            path,
+            intake_token,
+            project.check_running,
+            lambda r: not is_alertmanagers(r),
+            project.stages,
         )
         theirs = Target(
             "alertmanager", am.port, "/api/v2/alerts", "", lambda: check_alive(am.service), is_alertmanagers

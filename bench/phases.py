@@ -23,6 +23,7 @@ from bench.report import (
     intake_line,
     latency_line,
     percentile,
+    stages_line,
 )
 
 if TYPE_CHECKING:
@@ -128,6 +129,8 @@ def latency(receiver: Receiver, target: Target, rate: int, seconds: int, waits: 
         timed_out=not done,
     )
     print(latency_line(target.system, figures, rate, seconds), flush=True)
+    if target.stages is not None and (stages := target.stages(phase, summary["first_arrivals"])) is not None:
+        print(stages_line(target.system, stages), flush=True)
     receiver.forget(phase)
     results.latency[target.system] = figures
 

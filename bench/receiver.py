@@ -80,6 +80,7 @@ class Recorder:
         }
         if with_details:
             result["arrivals"] = sorted(phase.first_arrival.values())
+            result["first_arrivals"] = dict(phase.first_arrival)
             result["latencies_ms"] = sorted(phase.latencies_ms)
         return result
 

@@ -46,6 +46,17 @@ class Latency:
 
 
 @dataclass
+class Stages:
+    """Where this project's alert-to-webhook time went, per alert (the worker's and web's own
+    timestamps, stored with the notification and its attempt): (median, p99) in ms of each stage."""
+
+    alerts: int
+    to_parsed: tuple[float, float]  # the load generator's send until the web has parsed the body
+    to_send: tuple[float, float]  # parsed until the worker starts the send: store, ring, claim
+    sending: tuple[float, float]  # the send's start until the receiver has the webhook: render, HTTP
+
+
+@dataclass
 class Burst:
     sent: int
     accepted: int
@@ -145,6 +156,19 @@ def latency_line(system: str, figures: Latency, rate: int, seconds: int) -> str:
     return (
         f"{system}: at {rate} alerts/s for {seconds} s, alert to webhook p50 {ms(figures.p50_ms)}, "
         f"p99 {ms(figures.p99_ms)}, max {ms(figures.max_ms)} ({figures.arrived}/{figures.sent} arrived{notes})"
+    )
+
+
+def stages_line(system: str, stages: Stages) -> str:
+    def stage(name: str, figures: tuple[float, float]) -> str:
+        return f"{name} {ms(figures[0])} / {ms(figures[1])}"
+
+    return f"{system}: stages, median / p99 of {stages.alerts} alerts: " + "; ".join(
+        (
+            stage("sent to parsed (web)", stages.to_parsed),
+            stage("parsed to send start (store, ring, claim)", stages.to_send),
+            stage("send start to arrival (render, HTTP)", stages.sending),
+        )
     )
 
 

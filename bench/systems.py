@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procs import ProcessBook, Service, check_alive, http_ok, wait_until
+from bench.receiver import ID_LABEL, SENT_LABEL
+from bench.report import Stages, percentile
 from tests.e2e.conftest import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +159,43 @@ class Project:
                 if contact_point["name"] == CONTACT_POINT_NAME:
                     return contact_point["uid"]
         raise RuntimeError(f"no contact point named {CONTACT_POINT_NAME!r} after the import")
+
+    def stages(self, phase: str, first_arrivals: dict[str, float]) -> Stages | None:
+        """Split each alert's latency at two timestamps this project stores: the notification's
+        `received_at` (the web has parsed the body) and its delivery's first attempt `started_at`
+        (the worker starts the send). Read from the database, after the phase; all on one clock."""
+        import environ
+        import psycopg
+
+        config = environ.Env.db_url_config(self.env["DATABASE_URL"])
+        if "postgresql" not in config["ENGINE"]:
+            return None
+        query = """
+            SELECT n.alerts -> 0 -> 'labels' ->> %(id)s, n.alerts -> 0 -> 'labels' ->> %(sent)s,
+                EXTRACT(EPOCH FROM n.received_at), EXTRACT(EPOCH FROM MIN(a.started_at))
+            FROM contactpoints_notification n
+            JOIN contactpoints_delivery d ON d.notification_id = n.id
+            JOIN contactpoints_attempt a ON a.delivery_id = d.id
+            WHERE n.alerts -> 0 -> 'labels' ->> %(id)s LIKE %(phase)s
+            GROUP BY n.id
+        """
+        connect = {"host": config["HOST"], "port": config["PORT"] or 5432, "user": config["USER"]}
+        with psycopg.connect(**connect, password=config["PASSWORD"] or None, dbname=config["NAME"]) as connection:
+            found = connection.execute(query, {"id": ID_LABEL, "sent": SENT_LABEL, "phase": f"{phase}:%"}).fetchall()
+        splits = [
+            (float(received) - float(sent), float(started) - float(received), first_arrivals[alert] - float(started))
+            for alert, sent, received, started in found
+            if alert in first_arrivals and sent
+        ]
+        if not splits:
+            return None
+
+        def figures(values: list[float]) -> tuple[float, float]:
+            ordered = sorted(value * 1000 for value in values)
+            return percentile(ordered, 0.50), percentile(ordered, 0.99)
+
+        to_parsed, to_send, sending = zip(*splits, strict=True)
+        return Stages(len(splits), figures(list(to_parsed)), figures(list(to_send)), figures(list(sending)))
 
     def start_programs(self, name: str, programs: list[str]) -> Service:
         """`run_all --only ...`: `make web`, `make worker`; roles prefixed "scan" in the RSS book."""
