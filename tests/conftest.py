@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.db import OperationalError, connection
 
 from tests.receivers import Receiver
 
@@ -17,6 +18,33 @@ def pytest_collection_modifyitems(items):
     and its beat stay up and claim whatever any later test leaves due in the shared test database,
     racing that test's teardown flush (a deadlock there failed a CI run)."""
     items.sort(key=lambda item: "celery_worker" in item.fixturenames)
+
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
+FLUSH_TRIES = 3
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_tries_again_after_a_deadlock():
+    """A transactional test's teardown flush (one TRUNCATE of every table) can deadlock with a query
+    of the session's worker or beat (tests/e2e), which keep running between tests: PostgreSQL
+    aborts one of the two, and aborting the flush failed a CI run. Its advice is to run the aborted
+    transaction again, which the flush does here."""
+    operations = type(connection.ops)
+    flush_once = operations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        for attempt in range(1, FLUSH_TRIES + 1):
+            try:
+                return flush_once(self, sql_list)
+            except OperationalError as exc:
+                if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED or attempt == FLUSH_TRIES:
+                    raise
+        return None
+
+    operations.execute_sql_flush = execute_sql_flush
+    yield
+    operations.execute_sql_flush = flush_once
 
 
 @pytest.fixture(autouse=True)
