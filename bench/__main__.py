@@ -190,29 +190,23 @@ def attempt(phase: Callable[[], None]) -> None:
 
 def ensure_database(database_url: str, fresh: bool = False) -> None:
     """Create the bench database when missing (PostgreSQL only); `fresh` drops it first."""
-    import environ
-
-    config = environ.Env.db_url_config(database_url)
-    if "postgresql" not in config["ENGINE"]:
-        return
     import psycopg
 
-    with psycopg.connect(
-        host=config["HOST"],
-        port=config["PORT"] or 5432,
-        user=config["USER"],
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as connection:
+    from bench.systems import postgresql_settings
+
+    connect = postgresql_settings(database_url)
+    if connect is None:
+        return
+    name = connect["dbname"]
+    with psycopg.connect(**{**connect, "dbname": "postgres"}, autocommit=True) as connection:
         if fresh:
             try:
-                connection.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}"')
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
             except psycopg.Error as exc:  # someone is connected: keep it rather than fail
-                print(f"  could not drop {config['NAME']} ({exc}); reusing it")
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone()
+                print(f"  could not drop {name} ({exc}); reusing it")
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            connection.execute(f'CREATE DATABASE "{config["NAME"]}"')
+            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 if __name__ == "__main__":

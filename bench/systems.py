@@ -17,6 +17,10 @@ import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import environ
+import psycopg
 
 from bench.procs import ProcessBook, Service, check_alive, http_ok, wait_until
 from bench.receiver import ID_LABEL, SENT_LABEL
@@ -26,6 +30,20 @@ from tests.e2e.conftest import free_port, wait_for_port
 ROOT = Path(__file__).resolve().parents[1]
 CONTACT_POINT_NAME = "bench-webhook"
 ENCRYPTION_KEY = "kLB4MZt0hJ3gmXfXUJgZ3JqF1s9Ce4iLRxKcVx2hW2k="
+
+
+def postgresql_settings(database_url: str) -> dict[str, Any] | None:
+    """psycopg.connect()'s arguments for `database_url`; None when it is not a PostgreSQL URL."""
+    config = environ.Env.db_url_config(database_url)
+    if "postgresql" not in config["ENGINE"]:
+        return None
+    return {
+        "host": config["HOST"],
+        "port": config["PORT"] or 5432,
+        "user": config["USER"],
+        "password": config["PASSWORD"] or None,
+        "dbname": config["NAME"],
+    }
 
 
 def start_redis(book: ProcessBook) -> tuple[Service, str]:
@@ -164,11 +182,8 @@ class Project:
         """Split each alert's latency at two timestamps this project stores: the notification's
         `received_at` (the web has parsed the body) and its delivery's first attempt `started_at`
         (the worker starts the send). Read from the database, after the phase; all on one clock."""
-        import environ
-        import psycopg
-
-        config = environ.Env.db_url_config(self.env["DATABASE_URL"])
-        if "postgresql" not in config["ENGINE"]:
+        connect = postgresql_settings(self.env["DATABASE_URL"])
+        if connect is None:
             return None
         query = """
             SELECT n.alerts -> 0 -> 'labels' ->> %(id)s, n.alerts -> 0 -> 'labels' ->> %(sent)s,
@@ -179,8 +194,7 @@ class Project:
             WHERE n.alerts -> 0 -> 'labels' ->> %(id)s LIKE %(phase)s
             GROUP BY n.id
         """
-        connect = {"host": config["HOST"], "port": config["PORT"] or 5432, "user": config["USER"]}
-        with psycopg.connect(**connect, password=config["PASSWORD"] or None, dbname=config["NAME"]) as connection:
+        with psycopg.connect(**connect) as connection:
             found = connection.execute(query, {"id": ID_LABEL, "sent": SENT_LABEL, "phase": f"{phase}:%"}).fetchall()
         splits = [
             (float(received) - float(sent), float(started) - float(received), first_arrivals[alert] - float(started))

@@ -40,7 +40,6 @@ def flush_tries_again_after_a_deadlock():
             except OperationalError as exc:
                 if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED or attempt == FLUSH_TRIES:
                     raise
-        return None
 
     operations.execute_sql_flush = execute_sql_flush
     yield
