@@ -9,7 +9,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from contactpoints import pacing, sending
@@ -557,3 +557,20 @@ def test_a_worker_shutting_down_stops_lingering(db, rings, published):
         engine.WORKER_STOPPING.clear()
     assert heard == []  # it cleared its flag and ended without waiting for rings
     engine.broker.clear_wake.assert_called_once()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_commits_without_waiting_for_the_disk_and_only_its_own_transaction_does(pending_delivery):
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('synchronous_commit')")
+            return cursor.fetchone()[0]
+
+    assert synchronous_commit() == "on"
+    with transaction.atomic():
+        assert engine.claim(1).deliveries == [pending_delivery]
+        assert synchronous_commit() == "off"
+    assert synchronous_commit() == "on"  # the next transaction (the record's) waits for the flush again
+    assert engine.claim(1).deliveries == []  # nothing claimed: nothing written, nothing to flush
+    assert synchronous_commit() == "on"
