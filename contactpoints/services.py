@@ -153,8 +153,9 @@ class UnknownToken(Exception):
 
 def accept_with_token(token_hash: str, contact_point_uid: str, parsed: ParsedIntake) -> dict[str, Any]:
     """The intake's hot path (PostgreSQL, a Bearer token, no Idempotency-Key): the token's check,
-    the contact point's lookup and the store are one statement, one round trip, shared with the
-    requests that arrived while the one before was being stored (_hot_path_stores).
+    the contact point's lookup and the store are one statement, shared with the requests that
+    arrived while the one before was being stored (_hot_path_stores); the answer waits for the
+    disk after the wake (_store_hot_path_batch).
 
     Raises UnknownToken, or ContactPoint.DoesNotExist when the token is good but the uid is not.
     """
@@ -181,8 +182,18 @@ _CONNECTION_ERRORS = (OperationalError, InterfaceError)
 
 def _store_hot_path_batch(documents: list[dict[str, Any]]) -> list[Found | Exception]:
     """Store a batch of the hot path's notifications in one statement; then one wake for all, with
-    the stored ones counted in its round trip. A statement refused for a value (not the connection)
-    is run again per notification, so that only the one that caused it fails."""
+    the stored ones counted in its round trip; then wait until the batch is on disk. A statement
+    refused for a value (not the connection) is run again per notification, so that only the one
+    that caused it fails.
+
+    The store's commit does not wait for the WAL flush (the statement turns that off for its own
+    transaction): the wake goes out at once, and the worker claims and sends while the flush runs.
+    The answers wait for it (_wait_until_on_disk): a 202 still means stored on disk. A PostgreSQL
+    crash in between fails the requests (503, the sender retries) after their alerts may have been
+    sent: at worst a receiver gets an alert twice, never one that was answered 202 and then lost.
+    On this path the flush was the slowest and least steady step before a trickle's alert could
+    be claimed.
+    """
     try:
         found: list[Found | Exception] = list(_run_statement(documents, by_token=True))
     except _CONNECTION_ERRORS:
@@ -201,7 +212,16 @@ def _store_hot_path_batch(documents: list[dict[str, Any]]) -> list[Found | Excep
             notifications, alerts = notifications + 1, alerts + document["alert_count"]
     if notifications:
         _after_commit(pending, notifications=notifications, alerts=alerts)
+    _wait_until_on_disk()
     return found
+
+
+def _wait_until_on_disk() -> None:
+    """Commit a transaction that waits for the WAL flush: PostgreSQL flushes the WAL in order, so
+    everything committed before it on any connection is on disk when it returns. It needs a
+    transaction id to write a commit record at all (a read-only one commits without a flush)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()")
 
 
 def _alone(document: dict[str, Any]) -> Found | Exception:
@@ -309,12 +329,15 @@ def _one_statement_sql(*, by_token: bool) -> str:
                 WHERE input.n IN (SELECT n FROM caller)
             )"""  # noqa: S608 - table names and scopes are ours; every value is in the parameter
         found_caller = "input.n IN (SELECT n FROM caller)"
+        # The hot path's commit: not waiting for the flush, which _store_hot_path_batch waits for after the wake.
+        unflushed = ", (SELECT set_config('synchronous_commit', 'off', true)) unflushed"
     else:
         target = f"""target AS (
             SELECT input.n, point.id, point.name, point.paused FROM {tables["ContactPoint"]} point
             JOIN input ON point.id = {_input_value("bigint", "contact_point_id")}
         )"""  # noqa: S608
         found_caller = "TRUE"
+        unflushed = ""  # run in its caller's transaction, which commits as that caller chose
     values = ", ".join(_input_value(sql_type, name) for name, sql_type in NOTIFICATION_COLUMNS.items())
     return f"""
         WITH input AS (SELECT e.value, e.n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(value, n)),
@@ -341,7 +364,7 @@ def _one_statement_sql(*, by_token: bool) -> str:
         )
         SELECT {found_caller}, input.n IN (SELECT n FROM target),
             ARRAY(SELECT status FROM delivery WHERE delivery.notification_id = {_input_value("uuid", "id")})
-        FROM input ORDER BY input.n
+        FROM input{unflushed} ORDER BY input.n
     """  # noqa: S608 - table and column names and statuses are ours; every value is in the parameter
 
 

@@ -102,7 +102,7 @@ RATE_COUNTED = "intake_rate_counted"
 
 
 def accept_on_the_hot_path(request: HttpRequest, contact_point_uid: str) -> HttpResponse | None:
-    """The common request, answered without DRF's dispatch and in one database round trip: a POST
+    """The common request, answered without DRF's dispatch and in one database statement: a POST
     with a Bearer token and a valid body, on PostgreSQL, without Idempotency-Key.
 
     None hands the request to the full view, which authenticates first and then answers with the

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.db import DataError, connection
+from django.db import DataError, OperationalError, connection
 
 from contactpoints import intake, services
 from contactpoints.api import intake_view
@@ -99,14 +99,17 @@ def stored(answer: dict) -> dict:
 
 
 @pytest.mark.parametrize("integration_paused", [False, True])
-def test_it_stores_what_the_full_view_stores_in_one_query(
+def test_it_stores_what_the_full_view_stores_in_one_statement_then_waits_for_the_disk(
     client, contact_point, tokens, monkeypatch, django_assert_num_queries, integration_paused
 ):
     contact_point.integrations.filter(position=1).update(paused=integration_paused)
     body = {"alerts": [ALERT, {**ALERT, "status": "resolved"}], "externalURL": "http://am"}
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2) as queries:
         status, hot = post(client, f"/api/v1/intake/{contact_point.uid}", body, f"Bearer {tokens[0]}")
     assert status == 202
+    store, wait_for_the_disk = (query["sql"] for query in queries.captured_queries)
+    assert "set_config('synchronous_commit', 'off', true)" in store  # its commit does not wait for the flush
+    assert wait_for_the_disk == "SELECT pg_current_xact_id()"  # this one does, and the answer waits for it
     monkeypatch.setattr(services, "stores_in_one_statement", lambda: False)
     status, full = post(client, f"/api/v1/intake/{contact_point.uid}", body, f"Bearer {tokens[0]}")
     assert status == 202
@@ -165,7 +168,7 @@ def test_the_hot_paths_answer_carries_the_security_headers_with_or_without_a_tra
     path, bearer = f"/api/v1/intake/{contact_point.uid}", f"Bearer {tokens[0]}"
     answers = []
     for slash in ("", "/"):
-        with django_assert_num_queries(1):  # the hot path's one statement
+        with django_assert_num_queries(2):  # the hot path's one statement, and its wait for the disk
             answers.append(
                 client.post(path + slash, [ALERT], content_type="application/json", HTTP_AUTHORIZATION=bearer)
             )
@@ -229,3 +232,35 @@ def test_a_value_the_database_refuses_fails_only_its_own_request(contact_point, 
     assert isinstance(found[1], DataError)
     assert found[0][:2] == found[2][:2] == (True, True)
     assert set(Notification.objects.values_list("id", flat=True)) == {documents[0]["id"], documents[2]["id"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_wake_goes_out_before_the_wait_for_the_disk_and_the_answer_after_it(
+    client, contact_point, tokens, monkeypatch
+):
+    events = []
+    monkeypatch.setattr(services.broker, "wake", lambda also=None: events.append("wake"))
+    wait_until_on_disk = services._wait_until_on_disk
+    monkeypatch.setattr(services, "_wait_until_on_disk", lambda: (wait_until_on_disk(), events.append("on disk")))
+    status, answer = post(client, f"/api/v1/intake/{contact_point.uid}", [ALERT], f"Bearer {tokens[0]}")
+    assert (status, events) == (202, ["wake", "on disk"])
+    assert Notification.objects.filter(pk=answer["id"]).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        assert cursor.fetchone() == ("on",)  # turned off for the store's own transaction only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_store_that_may_not_have_reached_the_disk_is_not_answered_202(client, contact_point, tokens, monkeypatch):
+    monkeypatch.setattr(services.broker, "wake", lambda also=None: True)
+
+    def database_gone() -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "_wait_until_on_disk", database_gone)
+    response = client.post(
+        f"/api/v1/intake/{contact_point.uid}", [ALERT], content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tokens[0]}",
+    )  # fmt: skip
+    assert response.status_code == 503 and response["Retry-After"]
+    assert "database is unavailable" in response.json()["message"]
