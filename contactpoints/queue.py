@@ -146,7 +146,7 @@ _LOAD_CLAIMED_SQL = f"""
 # makes the claim before it durable too (the WAL is flushed in order).
 _CLAIM_AND_LOAD_SQL = f"""
     WITH d AS ({{update}} RETURNING *),
-    unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
+    unflushed AS ({rows.COMMIT_WITHOUT_FLUSH_SQL})
     SELECT {_LOADED_COLUMNS}, templates.* FROM d {_JOINS}, ({sending.TEMPLATES_VERSION_SQL}) templates, unflushed
 """  # noqa: S608
 

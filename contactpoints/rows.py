@@ -106,6 +106,12 @@ def prep(model: type[Model], name: str, value: Any) -> Any:
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
+# A subquery for a hot path's statement (PostgreSQL), turning off the wait for the WAL flush at its
+# commit, for its own transaction only: the caller says why that is safe (contactpoints.queue.claim,
+# contactpoints.services._store_hot_path_batch).
+COMMIT_WITHOUT_FLUSH_SQL = "SELECT set_config('synchronous_commit', 'off', true)"
+
+
 def json_parameter(document: Any) -> str:
     """`document` as one JSON parameter of a hot statement (read there with ->> and jsonb_to_recordset):
     psycopg adapting dozens of parameters one by one costs more CPU than PostgreSQL parsing them

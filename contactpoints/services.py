@@ -330,7 +330,7 @@ def _one_statement_sql(*, by_token: bool) -> str:
             )"""  # noqa: S608 - table names and scopes are ours; every value is in the parameter
         found_caller = "input.n IN (SELECT n FROM caller)"
         # The hot path's commit: not waiting for the flush, which _store_hot_path_batch waits for after the wake.
-        unflushed = ", (SELECT set_config('synchronous_commit', 'off', true)) unflushed"
+        unflushed = f", ({rows.COMMIT_WITHOUT_FLUSH_SQL}) unflushed"
     else:
         target = f"""target AS (
             SELECT input.n, point.id, point.name, point.paused FROM {tables["ContactPoint"]} point
