@@ -250,6 +250,12 @@ def test_the_wake_goes_out_before_the_wait_for_the_disk_and_the_answer_after_it(
         assert cursor.fetchone() == ("on",)  # turned off for the store's own transaction only
 
 
+def test_a_request_that_stores_nothing_does_not_wait_for_the_disk(client, tokens, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the statement that finds the token and no contact point
+        status, answer = post(client, "/api/v1/intake/no-such-uid", [ALERT], f"Bearer {tokens[0]}")
+    assert (status, answer) == (404, {"message": intake_view.no_contact_point("no-such-uid")})
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_store_that_may_not_have_reached_the_disk_is_not_answered_202(client, contact_point, tokens, monkeypatch):
     monkeypatch.setattr(services.broker, "wake", lambda also=None: True)
