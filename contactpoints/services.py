@@ -217,9 +217,10 @@ def _store_hot_path_batch(documents: list[dict[str, Any]]) -> list[Found | Excep
 
 
 def _wait_until_on_disk() -> None:
-    """Commit a transaction that waits for the WAL flush: PostgreSQL flushes the WAL in order, so
-    everything committed before it on any connection is on disk when it returns. It needs a
-    transaction id to write a commit record at all (a read-only one commits without a flush)."""
+    """Commit a transaction that waits as the server's synchronous_commit says (the WAL flush, and
+    synchronous standbys where there are any): the WAL is flushed and sent in order, so everything
+    committed before it on any connection is as durable when it returns. It needs a transaction id
+    to write a commit record at all (a read-only transaction commits without waiting)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_current_xact_id()")
 
