@@ -191,8 +191,9 @@ def _store_hot_path_batch(documents: list[dict[str, Any]]) -> list[Found | Excep
     The answers wait for it (_wait_until_on_disk): a 202 still means stored on disk. A PostgreSQL
     crash in between fails the requests (503, the sender retries) after their alerts may have been
     sent: at worst a receiver gets an alert twice, never one that was answered 202 and then lost.
-    The flush usually takes a fraction of a millisecond, but on a shared disk one in a hundred took
-    3-30 ms: the slowest percent of a trickle's alerts were those waiting for it.
+    The flush usually takes a fraction of a millisecond, but on the development machine's shared
+    disk one in a hundred took 3-5 ms and the slowest up to 50: a trickle's slowest alerts were
+    those waiting for it.
     """
     try:
         found: list[Found | Exception] = list(_run_statement(documents, by_token=True))

@@ -102,8 +102,8 @@ RATE_COUNTED = "intake_rate_counted"
 
 
 def accept_on_the_hot_path(request: HttpRequest, contact_point_uid: str) -> HttpResponse | None:
-    """The common request, answered without DRF's dispatch and in one database statement: a POST
-    with a Bearer token and a valid body, on PostgreSQL, without Idempotency-Key.
+    """The common request, answered without DRF's dispatch, in one database statement and a wait
+    for the disk: a POST with a Bearer token and a valid body, on PostgreSQL, without Idempotency-Key.
 
     None hands the request to the full view, which authenticates first and then answers with the
     same checks in the same order: every refusal (a bad token, a bad body, the rate limit) is
