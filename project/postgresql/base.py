@@ -12,18 +12,23 @@ Django reads every `timestamptz` through psycopg's pure-Python parser (its loade
 it to set the time zone), about 4 µs a value on the bench machine; a claimed delivery carries
 a dozen of them. PostgreSQL's ISO output is what datetime.fromisoformat parses in C, so that
 goes first, and whatever it does not take (BC dates, years past 9999, infinity) goes the old way.
+The loader class is made once per time zone: psycopg keeps every loader class it is given in a
+process-wide map, so one class per connection grew a worker by a class for every connection it
+ever opened.
 """
 
 from __future__ import annotations
 
 import select
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 
 
+@cache
 def fast_tz_loader(timezone: Any) -> type[BaseTzLoader]:
     """A loader like the one Django registers for `timezone` (same class attribute, same values)."""
 

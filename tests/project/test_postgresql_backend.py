@@ -54,6 +54,19 @@ def test_a_timestamp_reads_as_djangos_loader_reads_it(literal):
     assert outcome(fast(oid, raw).load, data) == outcome(Djangos(oid, raw).load, data)
 
 
+def test_every_connection_shares_one_loader_class():
+    """psycopg keeps each loader class it is given for the life of the process."""
+    loaders = []
+    for _ in range(2):
+        raw = connection.get_new_connection(connection.get_connection_params())
+        try:
+            loaders.append(raw.adapters.get_loader(raw.adapters.types["timestamptz"].oid, 0))
+        finally:
+            raw.close()
+    first, second = loaders
+    assert first.__name__ == "FastTzLoader" and first is second
+
+
 def test_rows_read_by_the_orm_keep_their_time_zone(make_contact_point):
     contact_point = make_contact_point("Clock")
     read = type(contact_point).objects.get(pk=contact_point.pk).created_at
