@@ -16,8 +16,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_POST
 
-from contactpoints.api.parsers import JSONTooDeep, load_json
 from contactpoints.intake import IntakeError, TooManyAlerts
+from contactpoints.json_limits import JSONTooDeep, load_json
 from contactpoints.previews import render_preview
 from integrations.alertdata import sample_alerts
 from integrations.go_templates import GO, JINJA

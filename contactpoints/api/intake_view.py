@@ -20,8 +20,8 @@ from contactpoints import ratelimit, services
 from contactpoints.api.auth import IntakeScope, bearer_token
 from contactpoints.api.errors import error_response
 from contactpoints.api.outages import outage_response
-from contactpoints.api.parsers import JSONTooDeep, load_json
 from contactpoints.intake import IntakeError, ParsedIntake, TooManyAlerts, parse_intake
+from contactpoints.json_limits import JSONTooDeep, load_json
 from contactpoints.models import ContactPoint, hash_token
 from contactpoints.rows import get_one
 from contactpoints.storable import first_unstorable

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from contactpoints.api.parsers import MAX_JSON_DEPTH
+from contactpoints.json_limits import MAX_JSON_DEPTH
 from contactpoints.models import Notification
 
 pytestmark = pytest.mark.django_db
