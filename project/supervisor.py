@@ -50,6 +50,8 @@ class Child:
     name: str
     argv: list[str]
     stop_last: bool = False  # infrastructure (Redis) outlives the programs that use it
+    # Its environment: ours, over these defaults.
+    env_defaults: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     relay: threading.Thread | None = field(default=None, repr=False)
     exits: list[float] = field(default_factory=list, repr=False)  # monotonic times it exited
@@ -164,7 +166,7 @@ class Supervisor:
         return None
 
     def _spawn(self, child: Child) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # so lines arrive as they are logged
+        env = {**child.env_defaults, **os.environ, "PYTHONUNBUFFERED": "1"}  # so lines arrive as they are logged
         # process_group=0: a terminal's Ctrl-C goes to our group only; we decide how children stop.
         child.process = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
             child.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

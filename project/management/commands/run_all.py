@@ -36,6 +36,13 @@ def web_argv() -> list[str]:
     ]  # fmt: skip
 
 
+# glibc gives each thread that allocates an arena of its own, up to 8 per core, and memory freed in
+# one is not reused by another: a worker's 40 threads (pool, senders, recorders) held 8 MB more at
+# their peak than with two arenas (a 10,000-notification burst: 132 against 124 MB). The
+# environment wins, as everywhere.
+PROGRAM_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "2"}
+
+
 def worker_argv() -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "project", "worker",
@@ -80,7 +87,7 @@ class Command(BaseCommand):
             if supervisor.stopping:  # Ctrl-C while Redis was starting
                 return
             for name in programs:
-                supervisor.start(Child(name, program_argv(name, run_dir)))
+                supervisor.start(Child(name, program_argv(name, run_dir), env_defaults=PROGRAM_ENV_DEFAULTS))
             if "web" in programs:
                 host = browser_host(settings.BIND).strip("[]")
                 supervisor.announce_when_listening(host, settings.PORT, f"Admin: {admin_url()}  (Ctrl-C stops all)")
