@@ -50,7 +50,7 @@ class Child:
     name: str
     argv: list[str]
     stop_last: bool = False  # infrastructure (Redis) outlives the programs that use it
-    # Its environment: ours, over these defaults.
+    # Its environment: ours, over these defaults (an empty value of ours means the default).
     env_defaults: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     relay: threading.Thread | None = field(default=None, repr=False)
@@ -166,7 +166,9 @@ class Supervisor:
         return None
 
     def _spawn(self, child: Child) -> None:
-        env = {**child.env_defaults, **os.environ, "PYTHONUNBUFFERED": "1"}  # so lines arrive as they are logged
+        # Ours over the child's defaults, where ours is set to something (empty means the default).
+        env = {**os.environ, **{name: value for name, value in child.env_defaults.items() if not os.environ.get(name)}}
+        env["PYTHONUNBUFFERED"] = "1"  # so lines arrive as they are logged
         # process_group=0: a terminal's Ctrl-C goes to our group only; we decide how children stop.
         child.process = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
             child.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

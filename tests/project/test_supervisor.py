@@ -158,14 +158,15 @@ def test_a_child_exiting_cleanly_still_counts_as_a_failure() -> None:
 
 def test_a_child_gets_its_environment_defaults_under_ours(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SET_BY_US", "ours")
+    monkeypatch.setenv("SET_EMPTY", "")
     seen = tmp_path / "env"
     supervisor, _ = make_supervisor(restart_policy=GIVE_UP_AT_FIRST_EXIT)
     with supervisor:
-        defaults = {"SET_BY_US": "default", "ONLY_A_DEFAULT": "default"}
-        script = f'echo "$SET_BY_US $ONLY_A_DEFAULT" > {seen}'
+        defaults = {"SET_BY_US": "default", "SET_EMPTY": "default", "ONLY_A_DEFAULT": "default"}
+        script = f'echo "$SET_BY_US $SET_EMPTY $ONLY_A_DEFAULT" > {seen}'
         supervisor.start(Child("web", ["sh", "-c", script], env_defaults=defaults))
         supervisor.run()
-    assert seen.read_text().split() == ["ours", "default"]
+    assert seen.read_text().split() == ["ours", "default", "default"]
 
 
 def test_sigterm_stops_every_child_gracefully_and_succeeds() -> None:
