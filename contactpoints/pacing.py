@@ -201,13 +201,26 @@ class Pauses:
 
     def shows_unpaused(self, key: str) -> bool:
         """True when the destination was not paused, and this snapshot is fresh enough to say so."""
-        return time.monotonic() - self.read_at <= PAUSES_FRESH_SECONDS and _redis_key(key) not in self.paused
+        return self.fresh_for(0.0) and _redis_key(key) not in self.paused
+
+    def fresh_for(self, seconds: float) -> bool:
+        """Whether this snapshot still answers `seconds` from now."""
+        return time.monotonic() + seconds - self.read_at <= PAUSES_FRESH_SECONDS
 
 
 def read_pauses(pipe: Pipeline) -> None:
     """Add the read of the paused destinations to a caller's round trip (see pauses_from)."""
     # EVAL, not the registered script: a pipeline checks SCRIPT EXISTS in a round trip of its own.
     pipe.eval(_PAUSED, 1, PAUSED_DESTINATIONS_KEY)
+
+
+def current_pauses() -> Pauses | None:
+    """The paused destinations now, in a round trip of its own; None when Redis is down."""
+    try:
+        return pauses_from(_script(_PAUSED)(keys=[PAUSED_DESTINATIONS_KEY]))
+    except REDIS_ERRORS as exc:
+        logger.debug("paused destinations not read: %s", exc)
+        return None
 
 
 def pauses_from(reply: Any) -> Pauses | None:

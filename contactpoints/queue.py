@@ -31,6 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contactpoints import broker, metrics, monitoring, pacing, rows, sending, storms
+from contactpoints.handoff import LEASE_MARGIN_SECONDS, lease_until
 from contactpoints.models import Attempt, ContactPoint, Delivery, DeliveryStatus, Integration, Notification
 from contactpoints.sending import SendResult
 from integrations.base import Outcome, Result
@@ -39,9 +40,6 @@ from integrations.templating import DEFAULT_TIMEOUT_SECONDS as TEMPLATE_TIMEOUT_
 
 logger = logging.getLogger(__name__)
 
-# A claimed delivery belongs to its worker this long past the request timeout; after that the
-# sweeper assumes the worker died (redirects, SMTP and rendering fit well inside the margin).
-LEASE_MARGIN_SECONDS = 60
 # A send that waited this long for a sender thread is not started: rendering (its own budget, at
 # most WALL_CLOCK_FACTOR times it on the clock) and the attempt (DELIVERY_TIMEOUT_SECONDS) could no
 # longer finish before the lease lapses and the sweeper hands the delivery to another worker. It
@@ -81,7 +79,7 @@ def claim(limit: int, ids: list | None = None) -> Batch:
     """
     now = timezone.now()
     token = uuid.uuid4()
-    lease = now + timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    lease = lease_until(now)
     table = Delivery._meta.db_table
     claim_value = rows.prep(Delivery, "claim", token)
     now_value = rows.prep(Delivery, "updated_at", now)
@@ -176,7 +174,7 @@ def deliver_due(*, record_in_background: bool = False) -> Counter[str]:
     worker process, wait for the next commit's ring. Returns how many deliveries ended in each status.
 
     `record_in_background` (the Celery task's wakes) records each batch on a thread of the wake's
-    own while the wake claims and sends the next one (_recording). In-process callers record inline:
+    own while the wake claims and sends the next one (recording). In-process callers record inline:
     a thread with a connection of its own would not see rows a caller's transaction has not committed.
 
     While this loops, the wake flag stays set, so notifications cost no Celery messages at all.
@@ -191,7 +189,7 @@ def deliver_due(*, record_in_background: bool = False) -> Counter[str]:
     whatever was committed before the clear saw the flag and did not ring.
     """
     counts: Counter[str] = Counter()
-    with _recording(counts, in_background=record_in_background) as record_batch:
+    with recording(counts, in_background=record_in_background) as record_batch:
         _claim_send_and_linger(record_batch)
     return counts
 
@@ -227,7 +225,7 @@ def _claim_send_and_linger(record_batch: Callable[[SentBatch], None]) -> None:
 
 
 @contextmanager
-def _recording(counts: Counter[str], *, in_background: bool) -> Iterator[Callable[[SentBatch], None]]:
+def recording(counts: Counter[str], *, in_background: bool) -> Iterator[Callable[[SentBatch], None]]:
     """How a wake records its sent batches, adding their statuses to `counts`.
 
     In the background, a thread of the wake's own records a batch while the wake claims and sends

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from contactpoints import broker, metrics, rows
+from contactpoints import broker, handoff, metrics, rows
 from contactpoints.group_commit import GroupCommit
 from contactpoints.intake import ParsedIntake
 from contactpoints.models import (
@@ -24,6 +24,7 @@ from contactpoints.models import (
     IdempotencyKey,
     Integration,
     Notification,
+    NotificationTemplate,
     TokenScope,
 )
 from contactpoints.sending import derive_group_key
@@ -297,7 +298,7 @@ def _input_value(sql_type: str, name: str) -> str:
 
 
 @cache
-def _one_statement_sql(*, by_token: bool) -> str:
+def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
     """INSERT notifications and their deliveries in one statement (a data-modifying WITH).
 
     Its one parameter is a JSON array of documents, one per notification, each holding every value
@@ -305,10 +306,15 @@ def _one_statement_sql(*, by_token: bool) -> str:
     cost more CPU than PostgreSQL spends reading them from one document. `target` is each one's
     contact point: found by id, or (`by_token`) by uid once `caller`, an active token with intake
     rights, is found by its hash; that variant also marks the token used, at most once a
-    LAST_USED_RESOLUTION. One answer row per document, in order: whether the caller and the target
-    were found, and the stored deliveries' statuses.
+    LAST_USED_RESOLUTION. With `hand_off`, the deliveries a listening worker can take are handed to
+    it (`handed`, contactpoints.handoff): stored claimed for it, their payload notified. One answer
+    row per document, in order: whether the caller and the target were found, and the stored
+    deliveries' statuses.
     """
-    tables = {model.__name__: model._meta.db_table for model in (ApiToken, ContactPoint, Notification, Integration)}
+    tables = {
+        model.__name__: model._meta.db_table
+        for model in (ApiToken, ContactPoint, Notification, Integration, NotificationTemplate)
+    }
     scopes = ", ".join(f"'{scope}'" for scope in (TokenScope.INTAKE, TokenScope.ADMIN))
     received_at = _input_value("timestamptz", "received_at")
     if by_token:
@@ -326,7 +332,7 @@ def _one_statement_sql(*, by_token: bool) -> str:
                     AND (token.last_used_at IS NULL OR token.last_used_at < {used_before})
             ),
             target AS (
-                SELECT input.n, point.id, point.name, point.paused FROM {tables["ContactPoint"]} point
+                SELECT input.n, point.id, point.name, point.paused, point.updated_at FROM {tables["ContactPoint"]} point
                 JOIN input ON point.uid = input.value ->> 'contact_point_uid'
                 WHERE input.n IN (SELECT n FROM caller)
             )"""  # noqa: S608 - table names and scopes are ours; every value is in the parameter
@@ -335,12 +341,14 @@ def _one_statement_sql(*, by_token: bool) -> str:
         unflushed = f", ({rows.COMMIT_WITHOUT_FLUSH_SQL}) unflushed"
     else:
         target = f"""target AS (
-            SELECT input.n, point.id, point.name, point.paused FROM {tables["ContactPoint"]} point
+            SELECT input.n, point.id, point.name, point.paused, point.updated_at FROM {tables["ContactPoint"]} point
             JOIN input ON point.id = {_input_value("bigint", "contact_point_id")}
         )"""  # noqa: S608
         found_caller = "TRUE"
         unflushed = ""  # run in its caller's transaction, which commits as that caller chose
     values = ", ".join(_input_value(sql_type, name) for name, sql_type in NOTIFICATION_COLUMNS.items())
+    # What a listener needs to send without reading the database (contactpoints.listener.batch_from).
+    notification_fields = ", ".join(f"'{name}', input.value -> '{name}'" for name in NOTIFICATION_COLUMNS)
     return f"""
         WITH input AS (SELECT e.value, e.n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(value, n)),
         {target},
@@ -349,24 +357,52 @@ def _one_statement_sql(*, by_token: bool) -> str:
             SELECT target.id, target.name, {values} FROM target JOIN input USING (n)
             RETURNING id
         ),
-        delivery AS (
-            INSERT INTO {Delivery._meta.db_table} (id, notification_id, integration_id, firing_only, status,
-                attempts, attempt_offset, next_attempt_at, last_error, created_at, updated_at)
-            SELECT gen_random_uuid(), notification.id, integration.id, integration.disable_resolve_message,
-                CASE WHEN target.paused OR integration.paused THEN '{DeliveryStatus.PAUSED}'
-                    ELSE '{DeliveryStatus.PENDING}' END,
-                0, 0, {received_at}, '', {received_at}, {received_at}
-            FROM notification
-            JOIN input ON notification.id = {_input_value("uuid", "id")}
-            JOIN target USING (n)
+        planned AS (
+            SELECT gen_random_uuid() AS id, target.n, integration.id AS integration_id,
+                integration.disable_resolve_message AS firing_only, integration.paused,
+                target.paused OR integration.paused AS held, integration.updated_at,
+                integration.unhealthy_since
+            FROM target JOIN input USING (n)
             JOIN {tables["Integration"]} integration ON integration.contact_point_id = target.id
             WHERE integration.enabled
                 AND ((input.value ->> 'firing')::boolean OR NOT integration.disable_resolve_message)
+        ),
+        listener AS ({handoff.LISTENER_SQL if hand_off else handoff.NO_LISTENER_SQL}),
+        offered AS (
+            SELECT planned.n, listener.token, jsonb_build_object(
+                'notification', jsonb_build_object({notification_fields},
+                    'contact_point_id', target.id, 'receiver', target.name),
+                'contact_point', jsonb_build_array(target.updated_at, target.paused),
+                'deliveries', jsonb_agg(jsonb_build_array(planned.id, planned.integration_id, planned.firing_only,
+                    planned.updated_at, planned.paused, planned.unhealthy_since)),
+                'templates', (SELECT jsonb_build_array(COUNT(*), MAX(updated_at)) FROM {tables["NotificationTemplate"]})
+            )::text AS payload
+            FROM planned JOIN input USING (n) JOIN target USING (n), listener
+            WHERE NOT planned.held
+            GROUP BY planned.n, listener.token, input.value, target.id, target.name, target.updated_at, target.paused
+        ),
+        handed AS (SELECT n, token, payload FROM offered WHERE octet_length(payload) <= {handoff.MAX_PAYLOAD_BYTES}),
+        delivery AS (
+            INSERT INTO {Delivery._meta.db_table} (id, notification_id, integration_id, firing_only, status,
+                attempts, attempt_offset, next_attempt_at, lease_expires_at, claim, last_error, created_at, updated_at)
+            SELECT planned.id, notification.id, planned.integration_id, planned.firing_only,
+                CASE WHEN planned.held THEN '{DeliveryStatus.PAUSED}'
+                    WHEN handed.n IS NOT NULL THEN '{DeliveryStatus.SENDING}'
+                    ELSE '{DeliveryStatus.PENDING}' END,
+                CASE WHEN handed.n IS NULL THEN 0 ELSE 1 END, 0, {received_at},
+                CASE WHEN handed.n IS NOT NULL THEN {_input_value("timestamptz", "lease_until")} END,
+                handed.token::uuid, '', {received_at}, {received_at}
+            FROM planned
+            JOIN input USING (n)
+            JOIN notification ON notification.id = {_input_value("uuid", "id")}
+            LEFT JOIN handed ON handed.n = planned.n AND NOT planned.held
             RETURNING notification_id, status
         )
         SELECT {found_caller}, input.n IN (SELECT n FROM target),
             ARRAY(SELECT status FROM delivery WHERE delivery.notification_id = {_input_value("uuid", "id")})
-        FROM input{unflushed} ORDER BY input.n
+        FROM input{unflushed},
+            (SELECT COUNT(pg_notify('{handoff.CHANNEL_PREFIX}' || token, payload)) FROM handed) notified
+        ORDER BY input.n
     """  # noqa: S608 - table and column names and statuses are ours; every value is in the parameter
 
 
@@ -376,12 +412,14 @@ Found = tuple[bool, bool, list[str]]
 
 def _statement_document(values: dict[str, Any], **found_by: Any) -> dict[str, Any]:
     """One notification's `values`, and what finds its contact point, as the statement reads them."""
-    return {**values, **found_by, "firing": values["status"] == "firing"}
+    lease = handoff.lease_until(values["received_at"])
+    return {**values, **found_by, "firing": values["status"] == "firing", "lease_until": lease}
 
 
 def _run_statement(documents: list[dict[str, Any]], *, by_token: bool) -> list[Found]:
     with connection.cursor() as cursor:
-        cursor.execute(_one_statement_sql(by_token=by_token), [rows.json_parameter(documents)])
+        sql = _one_statement_sql(by_token=by_token, hand_off=settings.DELIVERY_HANDOFF)
+        cursor.execute(sql, [rows.json_parameter(documents)])
         return cursor.fetchall()
 
 

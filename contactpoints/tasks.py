@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from celery import shared_task
-from celery.signals import worker_shutting_down
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from django.db import close_old_connections
 from django.utils import timezone
 
-from contactpoints import queue
+from contactpoints import listener, queue
 from contactpoints.broker import DELIVER_DUE_TASK
 from contactpoints.models import IdempotencyKey
 from contactpoints.services import IDEMPOTENCY_WINDOW
@@ -23,10 +23,23 @@ def deliver_due() -> dict[str, int]:
     return dict(queue.deliver_due(record_in_background=True))  # what the worker logs: counts, not every id
 
 
+@worker_ready.connect
+def _start_listening(**_: object) -> None:
+    """New notifications' deliveries are handed to the worker as they are stored (contactpoints.handoff)."""
+    listener.start()
+
+
 @worker_shutting_down.connect
 def _stop_lingering(**_: object) -> None:
-    """A warm shutdown waits for running tasks: a wake lingering for rings must end instead."""
+    """A warm shutdown waits for running tasks: a wake lingering for rings must end instead, and
+    the hand-off listener leaves (the process waits for it to serve what was on its way)."""
     queue.WORKER_STOPPING.set()
+    listener.stop()
+
+
+@worker_shutdown.connect
+def _wait_for_the_listener(**_: object) -> None:
+    listener.wait_stopped()
 
 
 @shared_task(name="contactpoints.tasks.deliver", ignore_result=True)

@@ -189,6 +189,9 @@ DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
 # How often beat's sweeper reclaims lapsed leases and wakes a worker while anything is due
 # (the safety net for wakes lost with the broker).
 DELIVERY_SWEEP_INTERVAL_SECONDS = env.float("DELIVERY_SWEEP_INTERVAL_SECONDS", default=10.0)
+# New notifications' deliveries are handed to a listening worker in the intake's own statement
+# (contactpoints.handoff): no claim, no ring. Off: every delivery is claimed from the queue.
+DELIVERY_HANDOFF = env.bool("DELIVERY_HANDOFF", default=True)
 # Deliveries one wake claims and sends together (one UPDATE, one SELECT, one recording transaction).
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
 # Each wait of the worker thread that stays on the doorbell for the next commit's ring (one per

@@ -32,6 +32,7 @@ class Answer:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0  # how long the destination takes to answer
 
 
 class Receiver:
@@ -70,6 +71,7 @@ class Receiver:
                         answer = receiver._script.pop(0) if receiver._script else receiver.default
                     receiver.requests.append(captured)
                     receiver._arrived.notify_all()
+                time.sleep(answer.delay_seconds)
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

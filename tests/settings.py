@@ -10,6 +10,9 @@ os.environ.setdefault("OUTBOUND_ALLOW_NETWORKS", "127.0.0.0/8")
 os.environ.setdefault("DELIVERY_RETRY_BASE_SECONDS", "0.2")
 # In-process tests call deliver_due() and expect it back at once; the e2e worker lingers as in production.
 os.environ.setdefault("DELIVERY_WAKE_LINGER_SECONDS", "0")
+# In-process tests expect new deliveries `pending`, whatever worker listens on the test database;
+# the end-to-end tests turn hand-offs on, in the worker's environment and for their own requests.
+os.environ.setdefault("DELIVERY_HANDOFF", "0")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")  # apart from a local `make run`
 os.environ.setdefault("PUBLIC_URL", "http://localhost:8000")
 # Every test client is 127.0.0.1 and the counters outlive a test: the throttle's own tests set a limit.

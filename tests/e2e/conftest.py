@@ -200,9 +200,22 @@ def worker_environment(redis_url: str, **variables: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "DELIVERY_SWEEP_INTERVAL_SECONDS": "1",
         "DELIVERY_WAKE_LINGER_SECONDS": "0.5",  # as in production (tests/settings.py turns it off in-process)
+        "DELIVERY_HANDOFF": "1",  # as in production (tests/settings.py turns it off in-process)
         "CONN_MAX_AGE": "0",
         **variables,
     }
+
+
+@pytest.fixture(autouse=True)
+def hand_offs(settings):
+    """This process's intake hands new deliveries to the worker's listener, as in production."""
+    settings.DELIVERY_HANDOFF = True
+
+
+@pytest.fixture
+def wakes_only(settings):
+    """This process's intake queues every delivery and rings: for the tests of lost wakes."""
+    settings.DELIVERY_HANDOFF = False
 
 
 def start_worker(name: str, env: dict[str, str]) -> ManagedProcess:

@@ -18,7 +18,7 @@ NOTIFICATIONS = 100
 
 
 def test_redis_flushed_with_100_deliveries_queued_delivers_each_exactly_once(
-    celery_worker, private_redis, receiver, make_contact_point, api, intake_token
+    celery_worker, wakes_only, private_redis, receiver, make_contact_point, api, intake_token
 ):
     contact_point = make_contact_point("Flushed", [("webhook", {"url": receiver.url})])
     worker_pid = celery_worker.process.pid

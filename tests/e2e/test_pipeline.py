@@ -139,7 +139,7 @@ def test_400_is_not_retried(celery_worker, receiver, make_contact_point, api, in
 
 
 def test_accepted_while_redis_is_down_is_delivered_when_it_returns(
-    celery_worker, private_redis, receiver, make_contact_point, api, intake_token
+    celery_worker, wakes_only, private_redis, receiver, make_contact_point, api, intake_token
 ):
     contact_point = make_contact_point("Resilient", [("webhook", {"url": receiver.url})])
     private_redis.stop()
@@ -161,7 +161,7 @@ def test_accepted_while_redis_is_down_is_delivered_when_it_returns(
 
 
 def test_a_delivery_whose_worker_died_mid_send_is_sent_by_another(
-    celery_worker, receiver, make_contact_point, api, intake_token
+    celery_worker, wakes_only, receiver, make_contact_point, api, intake_token
 ):
     from unittest import mock
 

@@ -1,0 +1,321 @@
+"""The worker's end of the hand-off (contactpoints.handoff): a thread per worker process that listens
+for the deliveries the intake's statement claimed for it, and sends them as they come.
+
+The thread keeps a database connection of its own, LISTENs on its channel, and only then announces
+itself (its application_name), so nothing is handed to it before it can hear it. Each wake takes
+every notification that has arrived, up to a batch, and sends them as one claimed batch
+(contactpoints.queue.send), recorded in the background as a wake's batches are.
+
+A batch whose sends take longer than SLOW_BATCH_SECONDS (a destination timing out) would hold up
+every hand-off behind it, since no other worker can take them: the listener takes its name back
+until the batch is done, and new notifications go the common way meanwhile.
+
+Leaving (the worker's warm shutdown, or a broken connection): the name goes first, then whatever
+was already on its way is served for LEAVING_GRACE_SECONDS, and only then the connection closes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+
+from contactpoints import handoff, pacing, queue, rows
+from contactpoints.models import Delivery, DeliveryStatus, Integration, Notification
+
+logger = logging.getLogger(__name__)
+
+# How long one wait for notifications lasts. While hand-offs come, the paused destinations are read
+# before each wait, so a batch knows them without a round trip of its own (a snapshot answers for
+# pacing.PAUSES_FRESH_SECONDS): about 25 small reads a second per worker process. After QUIET_SECONDS
+# without a hand-off the listener waits longer and reads nothing; the first batch after a quiet spell
+# asks Redis itself.
+POLL_SECONDS = pacing.PAUSES_FRESH_SECONDS * 0.8
+QUIET_POLL_SECONDS = 0.5
+QUIET_SECONDS = 60.0
+# Redis did not answer the read: the next try waits this long (batches reserve as usual meanwhile).
+PAUSES_RETRY_SECONDS = 5.0
+SLOW_BATCH_SECONDS = 0.05
+# Statements that picked this listener just before it took its name back still commit to it.
+LEAVING_GRACE_SECONDS = 2.0
+RECONNECT_SECONDS = 1.0
+MAX_CACHED_INTEGRATIONS = 10_000
+
+_DELIVERY_FIELDS = rows.all_fields(Delivery)
+_NOTIFICATION_FIELDS = rows.all_fields(Notification)
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.token = uuid.uuid4()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        # id → ((integration's updated_at, contact point's updated_at) as the payload writes them, instance)
+        self._integrations: dict[int, tuple[tuple[str, str], Integration]] = {}
+        self._pauses: pacing.Pauses | None = None
+        self._last_hand_off = -QUIET_SECONDS
+        self._pauses_failed_at = -PAUSES_RETRY_SECONDS
+        self.counts: Counter[str] = Counter()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="handoff-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to leave; it serves what was already handed to it first (join waits for that)."""
+        self._stopping.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._serve()
+            except Exception:
+                logger.exception("hand-off listener failed; listening again in %.0f s", RECONNECT_SECONDS)
+                self._stopping.wait(RECONNECT_SECONDS)
+        connections.close_all()  # this thread's own Django connection
+
+    def _serve(self) -> None:
+        database = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            database.ensure_connection()
+            raw = database.connection
+            raw.execute(f'LISTEN "{handoff.channel(self.token.hex)}"')
+            self._announce(raw, here=True)
+            with queue.recording(self.counts, in_background=True) as record_batch, _Watchdog() as watchdog:
+                try:
+                    while not self._stopping.is_set():
+                        self._serve_once(raw, self._poll_seconds(), watchdog, record_batch)
+                finally:
+                    self._leave(raw, watchdog, record_batch)
+        finally:
+            database.close()
+
+    def _leave(self, raw: Any, watchdog: _Watchdog, record_batch: Callable) -> None:
+        """Take the name back, then serve what statements that saw it still send."""
+        try:
+            self._announce(raw, here=False)
+        except psycopg.Error:  # the connection is gone: so is anything still on its way (the sweeper's)
+            logger.warning("hand-off listener left without serving what was on its way")
+            return
+        ends = time.monotonic() + LEAVING_GRACE_SECONDS
+        while (left := ends - time.monotonic()) > 0:
+            self._serve_once(raw, left, watchdog, record_batch)
+
+    def _poll_seconds(self) -> float:
+        quiet = time.monotonic() - self._last_hand_off > QUIET_SECONDS
+        unreadable = time.monotonic() - self._pauses_failed_at < PAUSES_RETRY_SECONDS
+        return QUIET_POLL_SECONDS if quiet or unreadable else POLL_SECONDS
+
+    def _announce(self, raw: Any, *, here: bool) -> None:
+        name = handoff.application_name(self.token.hex) if here else ""
+        raw.execute("SELECT set_config('application_name', %s, false)", [name])
+
+    def _serve_once(self, raw: Any, wait_seconds: float, watchdog: _Watchdog, record_batch: Callable) -> None:
+        """Wait up to `wait_seconds` for notifications; send what came, in batches."""
+        if wait_seconds <= POLL_SECONDS and not (self._pauses and self._pauses.fresh_for(wait_seconds)):
+            self._pauses = pacing.current_pauses()
+            if self._pauses is None:
+                self._pauses_failed_at = time.monotonic()
+        notes = list(raw.notifies(timeout=wait_seconds, stop_after=1))
+        if not notes:
+            close_old_connections()  # this thread's Django connection (loads, puts back, parks)
+            return
+        self._last_hand_off = time.monotonic()
+        notes += raw.notifies(timeout=0)
+        payloads = [json.loads(note.payload) for note in notes]
+        while payloads:
+            taken = [payloads.pop(0)]
+            size = len(taken[0]["deliveries"])
+            while payloads and size + len(payloads[0]["deliveries"]) <= settings.DELIVERY_BATCH_SIZE:
+                size += len(payloads[0]["deliveries"])
+                taken.append(payloads.pop(0))
+            batch = self.batch_from(taken)
+            if batch.deliveries:
+                # A slow batch (a destination timing out) would hold up every hand-off behind it, which
+                # no other worker can take: the name goes meanwhile, and they go the common way.
+                with watchdog.after(SLOW_BATCH_SECONDS, lambda: self._announce(raw, here=False)) as fired:
+                    sent = queue.send(batch)
+                if fired() and not self._stopping.is_set():
+                    self._announce(raw, here=True)
+                record_batch(sent)
+        self._pauses = None  # read again before the next: this batch may have paused a destination
+
+    def batch_from(self, payloads: list[dict[str, Any]]) -> queue.Batch:
+        """The claimed batch the payloads stand for, built without reading the database (but for an
+        integration or contact point this process has not seen in its current version)."""
+        deliveries, oldest = [], None
+        for payload in payloads:
+            notification = _notification(payload["notification"])
+            point_updated_at, point_paused = payload["contact_point"]
+            for delivery_id, integration_id, firing_only, updated_at, paused, unhealthy_since in payload["deliveries"]:
+                integration = self._integration(integration_id, (updated_at, point_updated_at))
+                if integration is None:
+                    continue  # deleted since: so is its delivery
+                integration.paused, integration.contact_point.paused = paused, point_paused
+                integration.unhealthy_since = _time(unhealthy_since)
+                deliveries.append(self._delivery(delivery_id, notification, integration, firing_only))
+            oldest = min(oldest or notification.received_at, notification.received_at)
+        version = payloads[-1]["templates"]
+        age = max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0
+        return queue.Batch(
+            claim=self.token,
+            deliveries=deliveries,
+            # The claim was the statement's: a send may start within START_WITHIN_SECONDS of it.
+            claimed_at=time.monotonic() - age,
+            templates_version=(version[0], _time(version[1])),
+            pauses=self._pauses,
+        )
+
+    def _delivery(self, delivery_id: str, notification: Notification, integration: Integration, firing_only: bool):
+        received_at = notification.received_at
+        values = {
+            "id": uuid.UUID(delivery_id),
+            "notification_id": notification.pk,
+            "integration_id": integration.pk,
+            "firing_only": firing_only,
+            "status": DeliveryStatus.SENDING,
+            "attempts": 1,
+            "attempt_offset": 0,
+            "next_attempt_at": received_at,
+            "lease_expires_at": handoff.lease_until(received_at),
+            "claim": self.token,
+            "last_error": "",
+            "last_http_status": None,
+            "created_at": received_at,
+            "updated_at": received_at,
+            "delivered_at": None,
+            "coalesced_into_id": None,
+        }
+        delivery = rows.loaded(Delivery, _DELIVERY_FIELDS, [values[name] for name in _DELIVERY_FIELDS])
+        delivery.notification, delivery.integration = notification, integration
+        return delivery
+
+    def _integration(self, integration_id: int, version: tuple[str, str]) -> Integration | None:
+        """A copy of the integration (with its contact point) in `version`: each batch sets its own
+        pause and health on it."""
+        cached = self._integrations.get(integration_id)
+        if cached is None or cached[0] != version:
+            found = Integration.objects.select_related("contact_point").filter(pk=integration_id).first()
+            if found is None:
+                return None
+            if len(self._integrations) >= MAX_CACHED_INTEGRATIONS:
+                self._integrations.clear()
+            cached = self._integrations[integration_id] = (version, found)
+        integration = copy.copy(cached[1])
+        integration.contact_point = copy.copy(cached[1].contact_point)
+        return integration
+
+
+class _Watchdog:
+    """Calls a function if a block outlasts its time (from a thread of its own, started once)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._armed: tuple[float, Callable[[], None], list[bool]] | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._watch, name="handoff-watchdog", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+        self._thread.join()
+
+    @contextmanager
+    def after(self, seconds: float, call: Callable[[], None]) -> Iterator[Callable[[], bool]]:
+        """Within the block, `call` runs once `seconds` pass; the block gets whether it did."""
+        fired = [False]
+        with self._condition:
+            self._armed = (time.monotonic() + seconds, call, fired)
+            self._condition.notify()
+        try:
+            yield lambda: fired[0]
+        finally:
+            with self._condition:
+                self._armed = None
+                while fired and fired[0] is None:  # the call is running: let it finish
+                    self._condition.wait()
+
+    def _watch(self) -> None:
+        with self._condition:
+            while not self._closed:
+                if self._armed is None:
+                    self._condition.wait()
+                    continue
+                due, call, fired = self._armed
+                if (left := due - time.monotonic()) > 0:
+                    self._condition.wait(left)
+                    continue
+                self._armed = None
+                fired[0] = None  # running
+                self._condition.release()
+                try:
+                    call()
+                except Exception:
+                    logger.warning("hand-off listener could not take its name back", exc_info=True)
+                finally:
+                    self._condition.acquire()
+                    fired[0] = True
+                    self._condition.notify_all()
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _notification(fields: dict[str, Any]) -> Notification:
+    values = {**fields, "id": uuid.UUID(fields["id"]), "received_at": _time(fields["received_at"])}
+    return rows.loaded(Notification, _NOTIFICATION_FIELDS, [values[name] for name in _NOTIFICATION_FIELDS])
+
+
+_listener: Listener | None = None
+_listener_lock = threading.Lock()
+
+
+def start() -> Listener | None:
+    """Start this process's listener (a worker's start-up), unless hand-offs are off or it runs."""
+    global _listener
+    with _listener_lock:
+        if not settings.DELIVERY_HANDOFF or _listener is not None or connections["default"].vendor != "postgresql":
+            return _listener
+        _listener = Listener()
+        _listener.start()
+        return _listener
+
+
+def stop() -> None:
+    """The worker's warm shutdown begins: the listener takes its name back and serves what is on its way."""
+    with _listener_lock:
+        if _listener is not None:
+            _listener.stop()
+
+
+def wait_stopped() -> None:
+    """The worker is about to exit: let the listener finish serving first (LEAVING_GRACE_SECONDS and
+    the batch in hand; its sends have their own timeouts)."""
+    global _listener
+    with _listener_lock:
+        leaving, _listener = _listener, None
+    if leaving is not None:
+        leaving.stop()
+        leaving.join()

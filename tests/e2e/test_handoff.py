@@ -1,0 +1,48 @@
+"""Hand-offs to a real worker: the intake's statement gives new deliveries to the worker's listener,
+which sends them with no claim and no Celery message; a stalled worker serves them once it resumes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from unittest import mock
+
+import pytest
+
+from contactpoints.models import Delivery, DeliveryStatus
+from tests.e2e.test_pipeline import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+NOTIFICATIONS = 100
+
+
+def test_100_handed_to_a_stalled_worker_arrive_once_each_when_it_resumes(
+    celery_worker, receiver, make_contact_point, api, intake_token
+):
+    contact_point = make_contact_point("Stalled", [("webhook", {"url": receiver.url})])
+    os.kill(celery_worker.process.pid, signal.SIGSTOP)  # alive to PostgreSQL, serving nothing
+    try:
+        with mock.patch("contactpoints.broker.wake") as wake:  # no ring: only the hand-off can deliver
+            for number in range(NOTIFICATIONS):
+                alert = [{"labels": {"alertname": "Stalled", "number": str(number)}}]
+                response = api.post(f"/api/v1/intake/{contact_point.uid}", alert, token=intake_token)
+                assert response.status_code == 202, response.content
+        wake.assert_not_called()
+        deliveries = Delivery.objects.filter(integration__contact_point=contact_point)
+        assert set(deliveries.values_list("status", flat=True)) == {DeliveryStatus.SENDING}
+        assert len(set(deliveries.values_list("claim", flat=True))) == 1  # the listener's
+        assert receiver.requests == []
+    finally:
+        os.kill(celery_worker.process.pid, signal.SIGCONT)
+
+    receiver.wait_for(NOTIFICATIONS, timeout_seconds=60)
+    delivered = wait_until(
+        lambda: deliveries.filter(status=DeliveryStatus.DELIVERED).count() == NOTIFICATIONS, timeout_seconds=30
+    )
+    assert delivered
+    numbers = Counter(request.json()["alerts"][0]["labels"]["number"] for request in receiver.requests)
+    assert sorted(numbers, key=int) == [str(n) for n in range(NOTIFICATIONS)]
+    assert set(numbers.values()) == {1}, "a delivery arrived twice"
+    assert set(deliveries.values_list("attempts", flat=True)) == {1}
