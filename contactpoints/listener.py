@@ -6,9 +6,10 @@ itself (its application_name), so nothing is handed to it before it can hear it.
 every notification that has arrived, up to a batch, and sends them as one claimed batch
 (contactpoints.queue.send), recorded in the background as a wake's batches are.
 
-A batch whose sends take longer than SLOW_BATCH_SECONDS (a destination timing out) would hold up
-every hand-off behind it, since no other worker can take them: the listener takes its name back
-until the batch is done, and new notifications go the common way meanwhile.
+A batch whose sends take longer than they should (SLOW_BATCH_SECONDS and a little per delivery: a
+destination timing out) would hold up every hand-off behind it, since no other worker can take
+them: the listener takes its name back until the batch is done, and new notifications go the
+common way meanwhile.
 
 Leaving (the worker's warm shutdown, or a broken connection): the name goes first, then whatever
 was already on its way is served for LEAVING_GRACE_SECONDS, and only then the connection closes.
@@ -16,7 +17,6 @@ was already on its way is served for LEAVING_GRACE_SECONDS, and only then the co
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import threading
@@ -47,7 +47,10 @@ QUIET_POLL_SECONDS = 0.5
 QUIET_SECONDS = 60.0
 # Redis did not answer the read: the next try waits this long (batches reserve as usual meanwhile).
 PAUSES_RETRY_SECONDS = 5.0
+# A batch is slow (a destination is timing out, say) past this, and this per delivery: far more
+# than sends to destinations that answer cost.
 SLOW_BATCH_SECONDS = 0.05
+SLOW_BATCH_SECONDS_PER_DELIVERY = 0.005
 # Statements that picked this listener just before it took its name back still commit to it.
 LEAVING_GRACE_SECONDS = 2.0
 RECONNECT_SECONDS = 1.0
@@ -149,7 +152,8 @@ class Listener:
             if batch.deliveries:
                 # A slow batch (a destination timing out) would hold up every hand-off behind it, which
                 # no other worker can take: the name goes meanwhile, and they go the common way.
-                with watchdog.after(SLOW_BATCH_SECONDS, lambda: self._announce(raw, here=False)) as fired:
+                slow = SLOW_BATCH_SECONDS + SLOW_BATCH_SECONDS_PER_DELIVERY * len(batch.deliveries)
+                with watchdog.after(slow, lambda: self._announce(raw, here=False)) as fired:
                     sent = queue.send(batch)
                 if fired() and not self._stopping.is_set():
                     self._announce(raw, here=True)
@@ -203,7 +207,7 @@ class Listener:
             "coalesced_into_id": None,
         }
         delivery = rows.loaded(Delivery, _DELIVERY_FIELDS, [values[name] for name in _DELIVERY_FIELDS])
-        delivery.notification, delivery.integration = notification, integration
+        rows.with_related(delivery, notification=notification, integration=integration)
         return delivery
 
     def _integration(self, integration_id: int, version: tuple[str, str]) -> Integration | None:
@@ -217,8 +221,8 @@ class Listener:
             if len(self._integrations) >= MAX_CACHED_INTEGRATIONS:
                 self._integrations.clear()
             cached = self._integrations[integration_id] = (version, found)
-        integration = copy.copy(cached[1])
-        integration.contact_point = copy.copy(cached[1].contact_point)
+        integration = rows.copied(cached[1])
+        rows.with_related(integration, contact_point=rows.copied(cached[1].contact_point))
         return integration
 
 
@@ -253,7 +257,7 @@ class _Watchdog:
         finally:
             with self._condition:
                 self._armed = None
-                while fired and fired[0] is None:  # the call is running: let it finish
+                while fired[0] is None:  # the call is running: let it finish
                     self._condition.wait()
 
     def _watch(self) -> None:

@@ -2,6 +2,7 @@
 
     pending | retrying --claim--> sending --record--> delivered | retrying | failed
                                   sending --lease lapsed (sweep)--> retrying | failed
+    (new, a worker listening) --hand-off--> sending   (contactpoints.handoff: claimed by the intake's statement)
 
 Work moves in batches: one UPDATE claims up to DELIVERY_BATCH_SIZE due rows (SKIP LOCKED, so
 workers never wait on each other or take the same row), one SELECT loads them with their
@@ -163,8 +164,8 @@ def _deliveries(found: list[tuple]) -> list[Delivery]:
         integration = integrations.get(delivery.integration_id)
         if integration is None:
             integration = integrations[delivery.integration_id] = _part(row, 2)
-            integration.contact_point = _part(row, 3)
-        delivery.notification, delivery.integration = notification, integration
+            rows.with_related(integration, contact_point=_part(row, 3))
+        rows.with_related(delivery, notification=notification, integration=integration)
         deliveries.append(delivery)
     return deliveries
 

@@ -59,6 +59,23 @@ def loaded(model: type[M], fields: tuple[str, ...], values: Sequence[Any]) -> M:
     return new
 
 
+def with_related(instance: Model, **related: Model) -> None:
+    """Attach related rows already loaded for the instance's foreign keys, as select_related does:
+    without the checks and the database router that assigning through the attribute runs."""
+    for name, value in related.items():
+        instance._meta.get_field(name).set_cached_value(instance, value)
+
+
+def copied(instance: M) -> M:
+    """A shallow copy with a state of its own: related rows attached to it stay its own."""
+    new = type(instance).__new__(type(instance))
+    new.__dict__.update(instance.__dict__)
+    new._state = ModelState()
+    new._state.adding, new._state.db = instance._state.adding, instance._state.db
+    new._state.fields_cache = dict(instance._state.fields_cache)
+    return new
+
+
 @cache
 def _plain_init(model: type[Model]) -> bool:
     """Whether setting each field's attribute is all that Model.__init__ would do for a row of `model`:

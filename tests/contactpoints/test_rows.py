@@ -101,3 +101,20 @@ def test_a_model_someone_listens_to_at_init_is_built_by_the_orm():
         rows._plain_init.cache_clear()
     assert seen == [found]
     assert found.get_deferred_fields() >= {"name", "token_hash"}
+
+
+def test_a_copy_keeps_its_related_rows_apart_from_the_original(make_contact_point, django_assert_num_queries):
+    from contactpoints.models import Integration
+    from contactpoints.rows import copied, with_related
+
+    make_contact_point("Original", [("webhook", {"url": "http://127.0.0.1:9/"})])
+    original = Integration.objects.select_related("contact_point").get()
+    copy = copied(original)
+    other_point = ContactPoint(pk=original.contact_point_id, name="Attached to the copy")
+    with_related(copy, contact_point=other_point)
+    copy.paused = True
+    with django_assert_num_queries(0):
+        assert copy.contact_point is other_point  # attached without a query
+        assert original.contact_point.name == "Original"
+    assert (original.paused, copy.paused, copy.pk, copy.settings) == (False, True, original.pk, original.settings)
+    assert not copy._state.adding and copy._state.db == original._state.db
