@@ -35,13 +35,15 @@ CHANNEL_PREFIX = "contactpoints_handoff_"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; a larger notification goes the common way.
 MAX_PAYLOAD_BYTES = 7900
 
-# One listening session, if any: its token (the claim, as a UUID's hex, and the channel's suffix).
-# Spread over the listeners when several worker processes run. A session of another role shows no
-# application_name; any other name, however it begins, is not a listener's.
+# One listening session of this database (NOTIFY reaches no other), if any: its token (the claim,
+# as a UUID's hex, and the channel's suffix). Spread over the listeners when several worker
+# processes run. A session of another role shows no application_name; any other name, however it
+# begins, is not a listener's.
 LISTENER_SQL = f"""
     SELECT substr(activity.application_name, {len(APPLICATION_NAME_PREFIX) + 1}) AS token
     FROM pg_stat_get_activity(NULL) activity
-    WHERE activity.application_name ~ '^{APPLICATION_NAME_PREFIX}[0-9a-f]{{32}}$'
+    WHERE activity.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND activity.application_name ~ '^{APPLICATION_NAME_PREFIX}[0-9a-f]{{32}}$'
     ORDER BY random() LIMIT 1
 """  # noqa: S608 - a constant of ours
 NO_LISTENER_SQL = "SELECT NULL::text AS token WHERE FALSE"  # DELIVERY_HANDOFF off

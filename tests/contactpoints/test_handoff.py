@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from unittest import mock
 
+import psycopg
 import pytest
 from django.db import connection, connections
 from django.utils import timezone
@@ -143,6 +144,22 @@ def test_a_session_that_is_not_a_listener_gets_nothing(client, contact_point, in
         assert delivery.status == DeliveryStatus.PENDING
     finally:
         stranger.close()
+
+
+def test_a_listener_of_another_database_gets_nothing(client, contact_point, intake_token, no_wakes):
+    """NOTIFY reaches only the sessions of its own database: a worker of another deployment on the
+    same PostgreSQL server must not be picked."""
+    other = connection.settings_dict
+    elsewhere = psycopg.connect(
+        host=other["HOST"], port=other["PORT"] or 5432, user=other["USER"], password=other["PASSWORD"],
+        dbname="postgres", autocommit=True,
+    )  # fmt: skip
+    try:
+        elsewhere.execute("SELECT set_config('application_name', %s, false)", [handoff.application_name("a" * 32)])
+        answer = post(client, contact_point, intake_token)
+        assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.PENDING
+    finally:
+        elsewhere.close()
 
 
 def test_hand_offs_turned_off(client, contact_point, intake_token, session, no_wakes, settings):

@@ -9,7 +9,9 @@ from collections import Counter
 from unittest import mock
 
 import pytest
+from django.db import connection
 
+from contactpoints import handoff
 from contactpoints.models import Delivery, DeliveryStatus
 from tests.e2e.test_pipeline import wait_until
 
@@ -18,10 +20,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 NOTIFICATIONS = 100
 
 
+def listening() -> bool:
+    """A worker's listener has announced itself on the test database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE starts_with(application_name, %s)",
+            [handoff.APPLICATION_NAME_PREFIX],
+        )
+        return cursor.fetchone()[0] > 0
+
+
 def test_100_handed_to_a_stalled_worker_arrive_once_each_when_it_resumes(
     celery_worker, receiver, make_contact_point, api, intake_token
 ):
     contact_point = make_contact_point("Stalled", [("webhook", {"url": receiver.url})])
+    assert wait_until(listening, timeout_seconds=30)  # not away (an earlier test's slow batch)
     os.kill(celery_worker.process.pid, signal.SIGSTOP)  # alive to PostgreSQL, serving nothing
     try:
         with mock.patch("contactpoints.broker.wake") as wake:  # no ring: only the hand-off can deliver
