@@ -52,7 +52,7 @@ class Stages:
 
     alerts: int
     to_parsed: tuple[float, float]  # the load generator's send until the web has parsed the body
-    to_send: tuple[float, float]  # parsed until the worker starts the send: store, ring, claim
+    to_send: tuple[float, float]  # parsed until the worker starts the send: store and hand-off (or ring and claim)
     sending: tuple[float, float]  # the send's start until the receiver has the webhook: render, HTTP
 
 
@@ -166,7 +166,7 @@ def stages_line(system: str, stages: Stages) -> str:
     return f"{system}: stages, median / p99 of {stages.alerts} alerts: " + "; ".join(
         (
             stage("sent to parsed (web)", stages.to_parsed),
-            stage("parsed to send start (store, ring, claim)", stages.to_send),
+            stage("parsed to send start (store, hand-off)", stages.to_send),
             stage("send start to arrival (render, HTTP)", stages.sending),
         )
     )
