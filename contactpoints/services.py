@@ -1,4 +1,5 @@
-"""The only writer of notifications and deliveries; a wake for the workers follows the commit."""
+"""The only writer of notifications and deliveries: new deliveries go to a listening worker in the
+same statement (contactpoints.handoff), and a wake for the workers follows the commit for the rest."""
 
 from __future__ import annotations
 
@@ -182,13 +183,15 @@ _CONNECTION_ERRORS = (OperationalError, InterfaceError)
 
 
 def _store_hot_path_batch(documents: list[dict[str, Any]]) -> list[Found | Exception]:
-    """Store a batch of the hot path's notifications in one statement; then one wake for all, with
-    the stored ones counted in its round trip; then wait until the batch is on disk. A statement
+    """Store a batch of the hot path's notifications in one statement (handing their deliveries to a
+    listening worker where it can); then one wake for all that were not, with the stored ones
+    counted in its round trip; then wait until the batch is on disk. A statement
     refused for a value (not the connection) is run again per notification, so that only the one
     that caused it fails.
 
     The store's commit does not wait for the WAL flush (the statement turns that off for its own
-    transaction): the wake goes out at once, and the worker claims and sends while the flush runs.
+    transaction): a hand-off reaches its worker as it commits, the wake goes out at once, and the
+    worker sends while the flush runs.
     The answers wait for it (_wait_until_on_disk): a 202 still means stored on disk. A PostgreSQL
     crash in between fails the requests (503, the sender retries) after their alerts may have been
     sent: at worst a receiver gets an alert twice, never one that was answered 202 and then lost.
