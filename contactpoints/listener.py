@@ -166,12 +166,13 @@ class Listener:
         deliveries, oldest = [], None
         for payload in payloads:
             notification = _notification(payload["notification"])
-            point_updated_at, point_paused = payload["contact_point"]
-            for delivery_id, integration_id, firing_only, updated_at, paused, unhealthy_since in payload["deliveries"]:
+            point_updated_at = payload["contact_point_updated_at"]
+            for delivery_id, integration_id, firing_only, updated_at, unhealthy_since in payload["deliveries"]:
                 integration = self._integration(integration_id, (updated_at, point_updated_at))
                 if integration is None:
                     continue  # deleted since: so is its delivery
-                integration.paused, integration.contact_point.paused = paused, point_paused
+                # As the statement saw them: only what was not paused is handed off.
+                integration.paused = integration.contact_point.paused = False
                 integration.unhealthy_since = _time(unhealthy_since)
                 deliveries.append(self._delivery(delivery_id, notification, integration, firing_only))
             oldest = min(oldest or notification.received_at, notification.received_at)

@@ -25,10 +25,9 @@ from contactpoints.models import (
     IdempotencyKey,
     Integration,
     Notification,
-    NotificationTemplate,
     TokenScope,
 )
-from contactpoints.sending import derive_group_key
+from contactpoints.sending import TEMPLATES_VERSION_SQL, derive_group_key
 
 logger = logging.getLogger(__name__)
 
@@ -314,10 +313,7 @@ def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
     row per document, in order: whether the caller and the target were found, and the stored
     deliveries' statuses.
     """
-    tables = {
-        model.__name__: model._meta.db_table
-        for model in (ApiToken, ContactPoint, Notification, Integration, NotificationTemplate)
-    }
+    tables = {model.__name__: model._meta.db_table for model in (ApiToken, ContactPoint, Notification, Integration)}
     scopes = ", ".join(f"'{scope}'" for scope in (TokenScope.INTAKE, TokenScope.ADMIN))
     received_at = _input_value("timestamptz", "received_at")
     if by_token:
@@ -362,7 +358,7 @@ def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
         ),
         planned AS (
             SELECT gen_random_uuid() AS id, target.n, integration.id AS integration_id,
-                integration.disable_resolve_message AS firing_only, integration.paused,
+                integration.disable_resolve_message AS firing_only,
                 target.paused OR integration.paused AS held, integration.updated_at,
                 integration.unhealthy_since
             FROM target JOIN input USING (n)
@@ -375,14 +371,15 @@ def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
             SELECT planned.n, listener.token, jsonb_build_object(
                 'notification', jsonb_build_object({notification_fields},
                     'contact_point_id', target.id, 'receiver', target.name),
-                'contact_point', jsonb_build_array(target.updated_at, target.paused),
+                'contact_point_updated_at', target.updated_at,
                 'deliveries', jsonb_agg(jsonb_build_array(planned.id, planned.integration_id, planned.firing_only,
-                    planned.updated_at, planned.paused, planned.unhealthy_since)),
-                'templates', (SELECT jsonb_build_array(COUNT(*), MAX(updated_at)) FROM {tables["NotificationTemplate"]})
+                    planned.updated_at, planned.unhealthy_since)),
+                'templates', (SELECT jsonb_build_array(templates, changed)
+                    FROM ({TEMPLATES_VERSION_SQL}) version(templates, changed))
             )::text AS payload
             FROM planned JOIN input USING (n) JOIN target USING (n), listener
             WHERE NOT planned.held
-            GROUP BY planned.n, listener.token, input.value, target.id, target.name, target.updated_at, target.paused
+            GROUP BY planned.n, listener.token, input.value, target.id, target.name, target.updated_at
         ),
         handed AS (SELECT n, token, payload FROM offered WHERE octet_length(payload) <= {handoff.MAX_PAYLOAD_BYTES}),
         delivery AS (

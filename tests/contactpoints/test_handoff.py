@@ -15,8 +15,8 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from contactpoints import handoff, listener, queue, services
-from contactpoints.models import Attempt, Delivery, DeliveryStatus, Integration
+from contactpoints import handoff, listener, queue, sending, services
+from contactpoints.models import Attempt, Delivery, DeliveryStatus, Integration, NotificationTemplate
 from tests.receivers import Answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,16 +98,19 @@ def test_the_statement_claims_the_deliveries_for_the_listener_and_notifies_them(
 def test_a_listener_sends_and_records_a_hand_off_from_its_payload_alone(
     client, contact_point, intake_token, session, receiver, no_wakes, django_assert_num_queries
 ):
+    NotificationTemplate.objects.create(name="team", content='{{ define "team" }}ops{{ end }}', syntax="go")
+    sending.user_templates()  # read from the database, as a claim's version would be
     answer = post(client, contact_point, intake_token, summary="disk full")
     (payload,) = session.payloads()
     worker = listener.Listener()
     worker.token = session.token
     worker._integrations[contact_point.integrations.get().pk] = (
-        (payload["deliveries"][0][3], payload["contact_point"][0]),
+        (payload["deliveries"][0][3], payload["contact_point_updated_at"]),
         Integration.objects.select_related("contact_point").get(contact_point=contact_point),
     )
-    with django_assert_num_queries(0):  # no claim, no load: the payload and the cache are enough
+    with django_assert_num_queries(0):  # no claim, no load: the payload and the caches are enough
         batch = worker.batch_from([payload])
+        sending.user_templates(batch.templates_version)  # the payload's version is the one cached
     statuses = queue.send(batch).record()
     assert list(statuses.values()) == [DeliveryStatus.DELIVERED]
     (request,) = receiver.wait_for(1)
