@@ -18,7 +18,9 @@ a paused integration.
 
 What can go wrong is what can go wrong with a claim. A listener that dies holding hand-offs leaves
 them `sending` until their lease lapses, and the sweeper takes them on (contactpoints.queue.sweep).
-A listener leaving on purpose first takes its name back, then serves what is still on its way.
+A frozen one (its process stopped or hung, its session still open) stops being picked once its
+heartbeat is LISTENER_FRESH_SECONDS old; what it got before waits for it or for the lease. A
+listener leaving on purpose first takes its name back, then serves what is still on its way.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ CHANNEL_PREFIX = "contactpoints_handoff_"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; a larger notification goes the common way.
 MAX_PAYLOAD_BYTES = 7900
 
-# One listening session of this database (NOTIFY reaches no other), if any: its token (the claim,
-# as a UUID's hex, and the channel's suffix). Spread over the listeners when several worker
+# A listener runs a statement at least this often (a heartbeat when nothing else); one that has not
+# for LISTENER_FRESH_SECONDS is taken for frozen (a stopped or hung worker process, whose session
+# PostgreSQL still keeps) and gets nothing more.
+HEARTBEAT_SECONDS = 0.5
+LISTENER_FRESH_SECONDS = 2
+# One live listening session of this database (NOTIFY reaches no other), if any: its token (the
+# claim, as a UUID's hex, and the channel's suffix). Spread over the listeners when several worker
 # processes run. A session of another role shows no application_name; any other name, however it
 # begins, is not a listener's.
 LISTENER_SQL = f"""
@@ -44,6 +51,7 @@ LISTENER_SQL = f"""
     FROM pg_stat_get_activity(NULL) activity
     WHERE activity.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND activity.application_name ~ '^{APPLICATION_NAME_PREFIX}[0-9a-f]{{32}}$'
+        AND activity.state_change > statement_timestamp() - interval '{LISTENER_FRESH_SECONDS} seconds'
     ORDER BY random() LIMIT 1
 """  # noqa: S608 - a constant of ours
 NO_LISTENER_SQL = "SELECT NULL::text AS token WHERE FALSE"  # DELIVERY_HANDOFF off

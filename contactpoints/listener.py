@@ -13,6 +13,8 @@ common way meanwhile.
 
 Leaving (the worker's warm shutdown, or a broken connection): the name goes first, then whatever
 was already on its way is served for LEAVING_GRACE_SECONDS, and only then the connection closes.
+While listening it runs a statement at least every handoff.HEARTBEAT_SECONDS, so that a frozen
+process, whose session PostgreSQL keeps, soon stops being picked.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class Listener:
         self._pauses: pacing.Pauses | None = None
         self._last_hand_off = -QUIET_SECONDS
         self._pauses_failed_at = -PAUSES_RETRY_SECONDS
+        # On the listener's own connection: its heartbeat (handoff.LISTENER_FRESH_SECONDS).
+        self._last_statement = 0.0
         self.counts: Counter[str] = Counter()
 
     def start(self) -> None:
@@ -127,7 +131,11 @@ class Listener:
 
     def _announce(self, raw: Any, *, here: bool) -> None:
         name = handoff.application_name(self.token.hex) if here else ""
-        raw.execute("SELECT set_config('application_name', %s, false)", [name])
+        self._execute(raw, "SELECT set_config('application_name', %s, false)", [name])
+
+    def _execute(self, raw: Any, sql: str, parameters: list | None = None) -> None:
+        raw.execute(sql, parameters)
+        self._last_statement = time.monotonic()
 
     def _serve_once(self, raw: Any, wait_seconds: float, watchdog: _Watchdog, record_batch: Callable) -> None:
         """Wait up to `wait_seconds` for notifications; send what came, in batches."""
@@ -135,6 +143,8 @@ class Listener:
             self._pauses = pacing.current_pauses()
             if self._pauses is None:
                 self._pauses_failed_at = time.monotonic()
+        if time.monotonic() - self._last_statement >= handoff.HEARTBEAT_SECONDS:
+            self._execute(raw, "SELECT 1")  # still alive: statements keep picking this listener
         notes = list(raw.notifies(timeout=wait_seconds, stop_after=1))
         if not notes:
             close_old_connections()  # this thread's Django connection (loads, puts back, parks)

@@ -165,6 +165,17 @@ def test_a_listener_of_another_database_gets_nothing(client, contact_point, inta
         elsewhere.close()
 
 
+def test_a_listener_without_a_heartbeat_is_taken_for_frozen(client, contact_point, intake_token, session, no_wakes):
+    """A stopped or hung worker keeps its session open: after LISTENER_FRESH_SECONDS without a
+    statement on it, new deliveries go the common way instead of waiting for it."""
+    time.sleep(handoff.LISTENER_FRESH_SECONDS + 0.2)
+    stale = post(client, contact_point, intake_token, alertname="Frozen")
+    assert Delivery.objects.get(notification_id=stale["id"]).status == DeliveryStatus.PENDING
+    session.raw.execute("SELECT 1")  # the heartbeat a live listener sends
+    fresh = post(client, contact_point, intake_token, alertname="Alive")
+    assert Delivery.objects.get(notification_id=fresh["id"]).claim == session.token
+
+
 def test_hand_offs_turned_off(client, contact_point, intake_token, session, no_wakes, settings):
     settings.DELIVERY_HANDOFF = False
     answer = post(client, contact_point, intake_token)
@@ -227,6 +238,15 @@ def test_the_listener_thread_delivers_and_an_edit_applies_to_the_very_next_deliv
     settled = wait_until(lambda: set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED})
     assert settled
     no_wakes.assert_not_called()
+
+
+def test_an_idle_listener_keeps_its_heartbeat(
+    contact_point, receiver, client, intake_token, running_listener, no_wakes
+):
+    time.sleep(handoff.LISTENER_FRESH_SECONDS + 0.5)  # nothing handed to it meanwhile
+    answer = post(client, contact_point, intake_token)
+    assert Delivery.objects.get(notification_id=answer["id"]).claim == running_listener.token
+    assert len(receiver.wait_for(1)) == 1
 
 
 def test_while_a_batch_is_slow_the_listener_takes_its_name_back(

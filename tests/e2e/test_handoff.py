@@ -30,22 +30,24 @@ def listening() -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def test_100_handed_to_a_stalled_worker_arrive_once_each_when_it_resumes(
+def test_100_given_to_a_stalled_worker_arrive_once_each_when_it_resumes(
     celery_worker, receiver, make_contact_point, api, intake_token
 ):
+    """Stopped, the worker's session stays open: what is handed to it before its heartbeat goes stale
+    waits for it, the rest is queued (and rung by the sweeper); all of it arrives once it resumes."""
     contact_point = make_contact_point("Stalled", [("webhook", {"url": receiver.url})])
     assert wait_until(listening, timeout_seconds=30)  # not away (an earlier test's slow batch)
     os.kill(celery_worker.process.pid, signal.SIGSTOP)  # alive to PostgreSQL, serving nothing
     try:
-        with mock.patch("contactpoints.broker.wake") as wake:  # no ring: only the hand-off can deliver
+        with mock.patch("contactpoints.broker.wake"):  # no ring now: the sweeper's comes later
             for number in range(NOTIFICATIONS):
                 alert = [{"labels": {"alertname": "Stalled", "number": str(number)}}]
                 response = api.post(f"/api/v1/intake/{contact_point.uid}", alert, token=intake_token)
                 assert response.status_code == 202, response.content
-        wake.assert_not_called()
         deliveries = Delivery.objects.filter(integration__contact_point=contact_point)
-        assert set(deliveries.values_list("status", flat=True)) == {DeliveryStatus.SENDING}
-        assert len(set(deliveries.values_list("claim", flat=True))) == 1  # the listener's
+        statuses = Counter(deliveries.values_list("status", flat=True))
+        assert statuses[DeliveryStatus.SENDING] > 0, statuses  # handed off while the heartbeat was fresh
+        assert set(statuses) <= {DeliveryStatus.SENDING, DeliveryStatus.PENDING}, statuses
         assert receiver.requests == []
     finally:
         os.kill(celery_worker.process.pid, signal.SIGCONT)
