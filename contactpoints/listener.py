@@ -134,6 +134,8 @@ class Listener:
         self._execute(raw, "SELECT set_config('application_name', %s, false)", [name])
 
     def _execute(self, raw: Any, sql: str, parameters: list | None = None) -> None:
+        # A notification that arrives during the statement is kept by psycopg (3.2 and later) for the
+        # next notifies(): none is lost to a heartbeat or an announcement.
         raw.execute(sql, parameters)
         self._last_statement = time.monotonic()
 

@@ -176,6 +176,18 @@ def test_a_listener_without_a_heartbeat_is_taken_for_frozen(client, contact_poin
     assert Delivery.objects.get(notification_id=fresh["id"]).claim == session.token
 
 
+def test_a_hand_off_that_arrives_during_the_listeners_heartbeat_is_kept(
+    client, contact_point, intake_token, session, no_wakes
+):
+    """The listener runs statements on the connection it listens on (heartbeats, announcements):
+    psycopg must keep a notification read with a statement's answer for the next notifies()."""
+    answer = post(client, contact_point, intake_token)
+    time.sleep(0.2)  # the notification is on the socket now
+    session.raw.execute("SELECT 1")  # reads it along with the answer
+    (payload,) = session.payloads(timeout=0.5)
+    assert payload["notification"]["id"] == answer["id"]
+
+
 def test_hand_offs_turned_off(client, contact_point, intake_token, session, no_wakes, settings):
     settings.DELIVERY_HANDOFF = False
     answer = post(client, contact_point, intake_token)
