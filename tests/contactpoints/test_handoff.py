@@ -4,6 +4,7 @@ them without a claim or a ring, and whatever cannot be handed off goes the commo
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from contactpoints import handoff, listener, queue, sending, services
 from contactpoints.models import Attempt, Delivery, DeliveryStatus, Integration, NotificationTemplate
+from tests.e2e import test_pipeline
 from tests.receivers import Answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -220,20 +222,16 @@ def running_listener(settings):
     assert not started._thread.is_alive()
 
 
+# The end-to-end tests' wait, polled finely: a listener is away for only part of a slow send.
+wait_until = functools.partial(test_pipeline.wait_until, timeout_seconds=10.0, interval=0.02)
+
+
 def _listening(token: uuid.UUID) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = %s", [handoff.application_name(token.hex)]
         )
         return cursor.fetchone()[0] == 1
-
-
-def wait_until(predicate, timeout_seconds: float = 10.0):
-    deadline = time.monotonic() + timeout_seconds
-    while not (outcome := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-    return outcome
 
 
 def test_the_listener_thread_delivers_and_an_edit_applies_to_the_very_next_delivery(
