@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cmp_to_key
+from functools import cmp_to_key, lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
 from integrations.alertdata import (
     DASHBOARD_UID_ANNOTATION,
@@ -106,7 +106,16 @@ def _dashboard_url(base: str, annotations: Mapping[str, str], starts_at: Time, e
     return _with_query(url, set_params=window)
 
 
+@lru_cache(maxsize=256)
+def _silence_page(base: str) -> tuple[SplitResult, tuple[tuple[str, str], ...]]:
+    """The silence page's URL under `base`, split, with the query it already carries: the same for
+    every alert of a Grafana (or an organisation of one), so worked out once."""
+    parts = urlsplit(_join_url_path(base, "/alerting/silence/new"))
+    return parts, tuple(parse_qsl(parts.query, keep_blank_values=True))
+
+
 def _silence_url(base: str, labels: Mapping[str, str]) -> str:
+    page, page_params = _silence_page(base)
     matchers = []
     rule_uid = labels.get(RULE_UID_LABEL, "")
     if rule_uid:
@@ -116,8 +125,7 @@ def _silence_url(base: str, labels: Mapping[str, str]) -> str:
         if is_private(pair.Name) or (rule_uid and pair.Name in ("alertname", FOLDER_TITLE_LABEL)):
             continue
         matchers.append(("matcher", f"{pair.Name}={pair.Value}"))
-    url = _join_url_path(base, "/alerting/silence/new")
-    return _with_query(url, add_params=[("alertmanager", "grafana"), *matchers])
+    return urlunsplit(page._replace(query=_encode_query([*page_params, ("alertmanager", "grafana"), *matchers])))
 
 
 # -- building the data from stored alerts ------------------------------------------------------------

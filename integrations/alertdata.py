@@ -188,11 +188,16 @@ class TemplateData:
         return out
 
 
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
 def to_plain(value: Any, fallback: Callable[[Any], Any] = str) -> Any:
     """JSON-ready form with Go's encoding choices: maps sorted, structs in field order, 1.0 as 1.
 
     `fallback` converts anything else (the template engine maps its undefined values to None).
     """
+    if type(value) in _PLAIN_TYPES:  # most values (label and annotation texts): no isinstance chain
+        return value
     if isinstance(value, TemplateData | Alert):
         return value.to_json()
     if isinstance(value, datetime):

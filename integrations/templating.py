@@ -255,6 +255,15 @@ def _error_line(exc: BaseException, filename: str) -> int | None:
     return lines[-1] if lines else None
 
 
+def _prints_as_written(source: str) -> bool:
+    """Text the engine would print unchanged: no delimiter of either syntax (a URL setting, a plain
+    title), and nothing Jinja2 rewrites (it turns every line break into \\n and drops one final
+    newline); short enough that the output limit cannot apply (4 bytes a character at most)."""
+    return (
+        "{" not in source and "\r" not in source and not source.endswith("\n") and len(source) <= MAX_OUTPUT_BYTES // 4
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def syntax_of(source: str) -> str:
     """`go` or `jinja`: the engine a templated setting is written for (integrations/go_templates.py
@@ -318,9 +327,13 @@ class TemplateRenderer:
     ) -> str:
         """Render template text in its syntax (given, or the one it is written in); raises TemplateError."""
         if not extra and syntax is None and source in DEFAULT_SETTINGS:
-            text = self._default_text(source, data)
+            text = self._without_the_engine(
+                lambda: render_default(source, data, self.templates, BUILTIN_TEMPLATES, _printed)
+            )
             if text is not None:
                 return text
+        if syntax in (None, JINJA) and _prints_as_written(source):
+            return self._without_the_engine(lambda: source)
         if (syntax or syntax_of(source)) == GO:
             with as_template_error():
                 return self.go.render(source, data)
@@ -359,13 +372,14 @@ class TemplateRenderer:
             self.render_named("email.html", data, extra=extra), self.render_named("email.txt", data, extra=extra)
         )
 
-    def _default_text(self, source: str, data: TemplateData) -> str | None:
-        """A default title or message setting without the engine (integrations/builtin_texts.py);
-        None when it must go through the engine after all."""
+    def _without_the_engine(self, text: Callable[[], str | None]) -> str | None:
+        """`text()`, the output of a setting made without the engine (a default title or message:
+        integrations/builtin_texts.py; a plain text), under the same time budget; None from it
+        means the engine must render the setting after all."""
         token = RENDER_SESSION.set(new_session(self.timeout_seconds)) if RENDER_SESSION.get() is None else None
         try:
             check_deadline()  # a budget spent by earlier fields fails this one too, as in _execute
-            return render_default(source, data, self.templates, BUILTIN_TEMPLATES, _printed)
+            return text()
         except TimeLimitExceeded as exc:
             raise TemplateTimeLimitError(str(exc)) from None
         finally:

@@ -225,6 +225,52 @@ def test_generated_urls(labels, annotations, times, field, url):
     assert getattr(extended, field) == url
 
 
+def test_silence_urls_under_a_sub_path_with_a_query_differ_per_organisation_and_alert():
+    """The silence page of a base is worked out once (cached); each alert still gets its own matchers."""
+    base = "https://x.example/grafana/?theme=dark"
+    alerts = [alert({"alertname": "a"}, {"__orgId__": "2"}), alert({"alertname": "b"}), alert({"alertname": "a"})]
+    urls = [extended.SilenceURL for extended in data(alerts, external_url=base).Alerts]
+    assert urls == [
+        "https://x.example/grafana/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Da&orgId=2&theme=dark",
+        "https://x.example/grafana/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Da&theme=dark",
+        "https://x.example/grafana/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Db&theme=dark",
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "http://127.0.0.1:9/hook?a=1&b=%20",
+        "Disk full on db-1",
+        "two\nlines",
+        "ends with a newline\n",
+        "crlf\r\nline",
+        "",
+    ],
+)
+def test_plain_text_prints_as_the_engine_prints_it(source):
+    """Text without delimiters skips the engine; what comes out is what Jinja2 gives for it."""
+    renderer, template_data = TemplateRenderer(), data(WORKED_EXAMPLE)
+    assert renderer.render(source, template_data) == templating._compile(source, None).render()
+
+
+@pytest.mark.parametrize(
+    ("source", "engine"),
+    [("http://127.0.0.1:9/hook", False), ("{{ Status }}", True), ("ends with a newline\n", True), ("a\rb", True)],
+)
+def test_only_text_with_delimiters_or_rewritten_line_breaks_goes_through_the_engine(monkeypatch, source, engine):
+    compiled = []
+    real_compile = templating._compile
+    monkeypatch.setattr(templating, "_compile", lambda *args: compiled.append(args) or real_compile(*args))
+    TemplateRenderer().render(source, data(WORKED_EXAMPLE))
+    assert bool(compiled) == engine
+
+
+def test_a_spent_budget_fails_a_plain_text_too():
+    with templating.render_budget(0.0), pytest.raises(templating.TemplateTimeLimitError, match="time limit"):
+        TemplateRenderer().render("http://127.0.0.1:9/hook", data(WORKED_EXAMPLE))
+
+
 def test_no_external_url_means_no_generated_urls():
     extended = data(WORKED_EXAMPLE, external_url="").Alerts[0]
     assert (extended.SilenceURL, extended.DashboardURL, extended.PanelURL) == ("", "", "")
