@@ -241,7 +241,7 @@ def table(results: Results, args_seconds: int, connections: int, rate: int) -> s
     al, cl = results.latency.get(am), results.latency.get(cp)
     slower = ""
     if al and cl and al.p50_ms > 0:
-        slower = f"{cl.p50_ms / al.p50_ms:,.0f}× slower (p50), {cl.p99_ms / al.p99_ms:,.0f}× (p99)"
+        slower = f"{cl.p50_ms / al.p50_ms:,.1f}× slower (p50), {cl.p99_ms / al.p99_ms:,.1f}× (p99)"
     rows.append((
         f"latency p50 / p99 / max at {rate} alerts/s",
         f"{ms(al.p50_ms)} / {ms(al.p99_ms)} / {ms(al.max_ms)}" if al else "failed",
