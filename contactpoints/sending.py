@@ -75,6 +75,9 @@ def _sender_threads() -> SenderThreads:
 
 _cache_lock = Lock()
 _configs: dict[int, tuple[datetime, dict[str, Any]]] = {}
+# id → (updated_at, SMTP relay, Destination): an integration's destination, worked out once per saved
+# version (its URL parsed, its pacing key hashed) instead of once per delivery.
+_destinations: dict[int, tuple[datetime, str, Destination]] = {}
 # Adding, changing or removing a template changes one of these.
 TEMPLATES_VERSION_SQL = f"SELECT COUNT(*), MAX(updated_at) FROM {NotificationTemplate._meta.db_table}"  # noqa: S608
 MAX_CACHED_CONFIGS = 10_000
@@ -127,7 +130,14 @@ def validated_config(integration: Integration) -> dict[str, Any]:
 def provider_destination(integration: Integration) -> Destination:
     """Where the integration's deliveries go, paced as the provider documents. Raises like validated_config()."""
     smtp_relay = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
-    return destination_of(integration.type, validated_config(integration), smtp_relay=smtp_relay)
+    cached = _destinations.get(integration.pk)
+    if cached is None or cached[0] != integration.updated_at or cached[1] != smtp_relay:
+        found = destination_of(integration.type, validated_config(integration), smtp_relay=smtp_relay)
+        cached = (integration.updated_at, smtp_relay, found)
+        if len(_destinations) >= MAX_CACHED_CONFIGS:
+            _destinations.clear()
+        _destinations[integration.pk] = cached
+    return cached[2]
 
 
 def destination(integration: Integration) -> Destination:

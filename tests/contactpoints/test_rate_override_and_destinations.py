@@ -65,6 +65,26 @@ def webhook(make_contact_point) -> Integration:
     return make_contact_point("Ops", [("webhook", {"url": unique_url()})]).integrations.get()
 
 
+def test_a_destination_is_worked_out_once_per_saved_version(webhook, settings, monkeypatch):
+    """Every delivery asks for its destination; the URL is parsed and the key hashed once per saved
+    version of the integration (and of the SMTP relay an email destination names)."""
+    worked_out = []
+    real = sending.destination_of
+    monkeypatch.setattr(
+        sending, "destination_of", lambda *args, **kwargs: worked_out.append(1) or real(*args, **kwargs)
+    )
+    first = sending.destination(webhook)
+    assert sending.destination(Integration.objects.get(pk=webhook.pk)) == first
+    assert len(worked_out) == 1
+
+    webhook.settings = {**webhook.settings, "url": unique_url()}
+    webhook.save()
+    assert sending.destination(webhook).key != first.key
+    settings.EMAIL_HOST = "relay.example.test"
+    sending.destination(webhook)
+    assert len(worked_out) == 3
+
+
 # -- the admin form --------------------------------------------------------------------------
 
 
