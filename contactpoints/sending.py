@@ -16,7 +16,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -74,10 +74,9 @@ def _sender_threads() -> SenderThreads:
 # -- caches keyed by version ----------------------------------------------------------------
 
 _cache_lock = Lock()
+# Integration id → (the version it was worked out for, the value).
 _configs: dict[int, tuple[datetime, dict[str, Any]]] = {}
-# id → (updated_at, SMTP relay, Destination): an integration's destination, worked out once per saved
-# version (its URL parsed, its pacing key hashed) instead of once per delivery.
-_destinations: dict[int, tuple[datetime, str, Destination]] = {}
+_destinations: dict[int, tuple[tuple[datetime, str], Destination]] = {}
 # Adding, changing or removing a template changes one of these.
 TEMPLATES_VERSION_SQL = f"SELECT COUNT(*), MAX(updated_at) FROM {NotificationTemplate._meta.db_table}"  # noqa: S608
 MAX_CACHED_CONFIGS = 10_000
@@ -118,26 +117,32 @@ def validated_config(integration: Integration) -> dict[str, Any]:
 
     Raises SettingsError or UnknownIntegrationType like Integration.validated_config().
     """
-    cached = _configs.get(integration.pk)
-    if cached is None or cached[0] != integration.updated_at:
-        cached = (integration.updated_at, integration.validated_config())
-        if len(_configs) >= MAX_CACHED_CONFIGS:
-            _configs.clear()  # integrations deleted long ago: simplest to start over
-        _configs[integration.pk] = cached
-    return dict(cached[1])  # a type's clean() may adjust its copy; the cached one stays as validated
+    config = _per_version(_configs, integration.pk, integration.updated_at, integration.validated_config)
+    return dict(config)  # a type's clean() may adjust its copy; the cached one stays as validated
 
 
 def provider_destination(integration: Integration) -> Destination:
     """Where the integration's deliveries go, paced as the provider documents. Raises like validated_config()."""
     smtp_relay = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
-    cached = _destinations.get(integration.pk)
-    if cached is None or cached[0] != integration.updated_at or cached[1] != smtp_relay:
-        found = destination_of(integration.type, validated_config(integration), smtp_relay=smtp_relay)
-        cached = (integration.updated_at, smtp_relay, found)
-        if len(_destinations) >= MAX_CACHED_CONFIGS:
-            _destinations.clear()
-        _destinations[integration.pk] = cached
-    return cached[2]
+    # Worked out once per saved version (the URL parsed, the pacing key hashed), not per delivery.
+    return _per_version(
+        _destinations,
+        integration.pk,
+        (integration.updated_at, smtp_relay),
+        lambda: destination_of(integration.type, validated_config(integration), smtp_relay=smtp_relay),
+    )
+
+
+def _per_version(cache: dict[int, tuple[Any, Any]], key: int, version: Any, work_out: Callable[[], Any]) -> Any:
+    """`cache[key]`'s value while it was worked out for `version`, else `work_out()` (kept; what it
+    raises is not)."""
+    cached = cache.get(key)
+    if cached is None or cached[0] != version:
+        cached = (version, work_out())
+        if len(cache) >= MAX_CACHED_CONFIGS:
+            cache.clear()  # integrations deleted long ago: simplest to start over
+        cache[key] = cached
+    return cached[1]
 
 
 def destination(integration: Integration) -> Destination:
