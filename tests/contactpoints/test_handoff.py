@@ -250,12 +250,20 @@ def test_the_listener_thread_delivers_and_an_edit_applies_to_the_very_next_deliv
     no_wakes.assert_not_called()
 
 
+def _handed_to(token: uuid.UUID, notification_id: str) -> bool:
+    """Whether the notification's delivery went to the listener with this token: claimed for it, or
+    already sent by it and recorded (which clears the claim). Nothing else sends in these tests: no
+    worker runs, and wakes and publishes are stubbed (no_wakes)."""
+    delivery = Delivery.objects.get(notification_id=notification_id)
+    return delivery.claim == token or (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+
+
 def test_an_idle_listener_keeps_its_heartbeat(
     contact_point, receiver, client, intake_token, running_listener, no_wakes
 ):
     time.sleep(handoff.LISTENER_FRESH_SECONDS + 0.5)  # nothing handed to it meanwhile
     answer = post(client, contact_point, intake_token)
-    assert Delivery.objects.get(notification_id=answer["id"]).claim == running_listener.token
+    assert _handed_to(running_listener.token, answer["id"])
     assert len(receiver.wait_for(1)) == 1
 
 
@@ -273,7 +281,7 @@ def test_while_a_batch_is_slow_the_listener_takes_its_name_back(
         DeliveryStatus.DELIVERED,
     )
     third = post(client, contact_point, intake_token, alertname="After")
-    assert Delivery.objects.get(notification_id=third["id"]).claim == running_listener.token
+    assert _handed_to(running_listener.token, third["id"])
 
 
 def test_a_leaving_listener_serves_what_is_handed_to_it_after_it_took_its_name_back(
@@ -293,7 +301,7 @@ def test_a_leaving_listener_serves_what_is_handed_to_it_after_it_took_its_name_b
                 answer = post(client, contact_point, intake_token)
             finally:
                 services._one_statement_sql.cache_clear()
-        assert Delivery.objects.get(notification_id=answer["id"]).claim == started.token
+        assert _handed_to(started.token, answer["id"])
         started.join(timeout=10)
     assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
     assert len(receiver.requests) == 1
