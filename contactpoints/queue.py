@@ -68,6 +68,9 @@ class Batch:
     templates_version: tuple | None = None
     # The paused destinations, read with the ring that brought this claim (None: planning asks).
     pauses: pacing.Pauses | None = None
+    # Requests built ahead, by delivery id (a hand-off's, contactpoints.listener): a send uses its
+    # own if it was built from the same inputs.
+    prepared: dict[str, sending.Prepared] = field(default_factory=dict)
 
 
 def claim(limit: int, ids: list | None = None) -> Batch:
@@ -337,6 +340,8 @@ def send(batch: Batch) -> SentBatch:
     outcome = SentBatch(batch, statuses=_park(batch, paused))
     if active:
         plan = storms.plan(active, start_by=batch.claimed_at + START_WITHIN_SECONDS, pauses=batch.pauses)
+        for message in plan.messages:
+            message.send.prepared = batch.prepared.get(message.send.idempotency_key)
         results = sending.send_many(
             [message.send for message in plan.messages], sending.user_templates(batch.templates_version)
         )

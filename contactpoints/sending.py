@@ -34,7 +34,7 @@ from contactpoints.models import ContactPoint, Integration, Notification, Notifi
 from contactpoints.sender_threads import SLOW_SEND_SECONDS, SenderThreads
 from contactpoints.storable import storable_text
 from integrations.alertdata import test_alert
-from integrations.base import Outcome, Result, SendContext, SettingsError
+from integrations.base import Outcome, OutgoingRequest, Result, SendContext, SettingsError
 from integrations.destinations import Destination, destination_of
 from integrations.http import HttpTransport, OutboundPolicy
 from integrations.registry import UnknownIntegrationType
@@ -191,6 +191,67 @@ class Send:
     not_before: float | None = None
     # A digest: how many notifications `notification` merges (0: not a digest).
     merged_notifications: int = 0
+    # Its request, built ahead (prepare()); used only if it was built from the same inputs.
+    prepared: Prepared | None = None
+
+
+@dataclass
+class Prepared:
+    """A send's request, built before the send was certain (a listener builds one from the intake's
+    hint while the statement that stores the notification runs, contactpoints.listener): the send
+    then only delivers it. It stands for the send only if every input of the build is the same
+    (`fits`), so using it can never send anything the send would not have built itself."""
+
+    inputs: tuple
+    templates: UserTemplates
+    context: SendContext
+    request: OutgoingRequest
+
+    def fits(self, send: Send, templates: UserTemplates) -> bool:
+        return templates is self.templates and _build_inputs(send) == self.inputs
+
+
+def _build_inputs(send: Send) -> tuple:
+    """Everything of a send that its context and request are built from (templates aside)."""
+    notification, integration = send.notification, send.integration
+    return (
+        integration.pk,
+        integration.type,
+        integration.updated_at,  # the validated settings' version
+        notification.alerts,
+        notification.receiver,
+        notification.group_key,
+        notification.group_labels,
+        notification.external_url,
+        notification.truncated_alerts,
+        send.firing_only,
+        send.idempotency_key,
+        send.merged_notifications,
+    )
+
+
+def prepare(send: Send, templates: UserTemplates) -> Prepared | None:
+    """Build `send`'s request now, for a send that may follow. None when there is none to build
+    ahead: a type that sends its own way (email), settings that no longer validate, nothing to
+    send, a build that fails (the send builds again and records why)."""
+    integration = send.integration
+    try:
+        integration_type = integration.integration_type
+        if not integration_type.sends_what_it_builds():
+            return None
+        config = validated_config(integration)
+    except (SettingsError, UnknownIntegrationType):
+        return None
+    alerts = _alerts_to_send(send)
+    if not alerts:
+        return None
+    context = _send_context(send, alerts, config, templates)
+    try:
+        with render_budget(context.renderer.timeout_seconds):
+            request = integration_type().build(context)
+    except Exception:  # noqa: BLE001 - a build failure or an integration bug: the send meets it again
+        return None
+    return None if request is None else Prepared(_build_inputs(send), templates, context, request)
 
 
 def send_notification(send: Send, templates: UserTemplates) -> SendResult:
@@ -275,23 +336,27 @@ def destination_pause_seconds(outcome: Outcome) -> float | None:
 
 def _send(send: Send, templates: UserTemplates) -> Outcome:
     integration = send.integration
-    try:
-        integration_type = integration.integration_type
-        config = validated_config(integration)
-    except (SettingsError, UnknownIntegrationType) as exc:
-        return Outcome(Result.FAILED, error=f"settings no longer validate: {exc}")
-    alerts = send.notification.alerts
-    if send.firing_only:
-        alerts = [alert for alert in alerts if alert["status"] == "firing"]
-    if not alerts:
-        return Outcome.success()  # disableResolveMessage and nothing fires: nothing to send
-    context = _send_context(
-        send.notification, alerts, config, templates, send.idempotency_key, send.merged_notifications
-    )
+    prepared = send.prepared if send.prepared is not None and send.prepared.fits(send, templates) else None
+    if prepared is not None:
+        integration_type, context = integration.integration_type, prepared.context
+        request = prepared.request
+    else:
+        try:
+            integration_type = integration.integration_type
+            config = validated_config(integration)
+        except (SettingsError, UnknownIntegrationType) as exc:
+            return Outcome(Result.FAILED, error=f"settings no longer validate: {exc}")
+        alerts = _alerts_to_send(send)
+        if not alerts:
+            return Outcome.success()  # disableResolveMessage and nothing fires: nothing to send
+        context, request = _send_context(send, alerts, config, templates), None
     try:
         # All templates of this delivery share one render budget, all its requests one deadline.
         with render_budget(context.renderer.timeout_seconds), transport().attempt(context.timeout_seconds):
-            outcome = integration_type().send(context, transport())
+            if request is None:
+                outcome = integration_type().send(context, transport())
+            else:
+                outcome = integration_type().deliver(request, context, transport())
     except Exception as exc:  # noqa: BLE001 - any integration bug, recorded below
         # A bug in one integration must not lose the delivery: record it and keep the row moving.
         # The traceback is logged scrubbed: an exception's text may quote a URL or a secret.
@@ -306,14 +371,15 @@ def _send(send: Send, templates: UserTemplates) -> Outcome:
     return outcome
 
 
+def _alerts_to_send(send: Send) -> list[dict[str, Any]]:
+    alerts = send.notification.alerts
+    return [alert for alert in alerts if alert["status"] == "firing"] if send.firing_only else alerts
+
+
 def _send_context(
-    notification: Notification,
-    alerts: list[dict[str, Any]],
-    config: dict[str, Any],
-    templates: UserTemplates,
-    idempotency_key: str,
-    merged_notifications: int = 0,
+    send: Send, alerts: list[dict[str, Any]], config: dict[str, Any], templates: UserTemplates
 ) -> SendContext:
+    notification = send.notification
     data = build_template_data(
         alerts,
         receiver=notification.receiver,
@@ -322,14 +388,14 @@ def _send_context(
         external_url=notification.external_url,
         truncated_alerts=notification.truncated_alerts,
         app_version=settings.VERSION,
-        merged_notifications=merged_notifications,
+        merged_notifications=send.merged_notifications,
     )
     renderer = template_renderer(templates)
     return SendContext(
         config=config,
         data=data,
         render_template=lambda source: renderer.render(source, data),
-        idempotency_key=idempotency_key,
+        idempotency_key=send.idempotency_key,
         timeout_seconds=settings.DELIVERY_TIMEOUT_SECONDS,
         product_name=settings.PRODUCT_NAME,
         version=settings.VERSION,

@@ -162,13 +162,18 @@ def accept_with_token(token_hash: str, contact_point_uid: str, parsed: ParsedInt
     """
     # No model instance: the contact point's id and name come from the row the statement finds by this uid.
     values = _notification_values(contact_point_uid, parsed)
+    hinted = handoff.hints.preferred() if settings.DELIVERY_HANDOFF else None
     document = _statement_document(
         values,
         token_hash=token_hash,
         used_before=values["received_at"] - ApiToken.LAST_USED_RESOLUTION,
         contact_point_uid=contact_point_uid,
         alert_count=len(parsed.alerts),
+        listener=hinted[0] if hinted else None,
     )
+    if hinted:  # the listener builds while the statement runs
+        hint = {"notification": values, "contact_point_uid": contact_point_uid}
+        handoff.hints.send(hinted[1], rows.json_parameter(hint).encode())
     caller_found, target_found, statuses = _hot_path_stores.submit(document)
     if not caller_found:
         raise UnknownToken
@@ -309,9 +314,11 @@ def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
     contact point: found by id, or (`by_token`) by uid once `caller`, an active token with intake
     rights, is found by its hash; that variant also marks the token used, at most once a
     LAST_USED_RESOLUTION. With `hand_off`, the deliveries a listening worker can take are handed to
-    it (`handed`, contactpoints.handoff): stored claimed for it, their payload notified. One answer
-    row per document, in order: whether the caller and the target were found, and the stored
-    deliveries' statuses.
+    it (`handed`, contactpoints.handoff): stored claimed for it (the first document's `listener`
+    if it is live), their payload notified. A delivery's id is derived from its notification's and
+    integration's (handoff.delivery_id), so that a hinted listener knows it beforehand. One answer
+    row per document, in order: whether the caller and the target were found, the stored
+    deliveries' statuses, and the live listeners that take hints ("token port").
     """
     tables = {model.__name__: model._meta.db_table for model in (ApiToken, ContactPoint, Notification, Integration)}
     scopes = ", ".join(f"'{scope}'" for scope in (TokenScope.INTAKE, TokenScope.ADMIN))
@@ -357,7 +364,7 @@ def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
             RETURNING id
         ),
         planned AS (
-            SELECT gen_random_uuid() AS id, target.n, integration.id AS integration_id,
+            SELECT {handoff.DELIVERY_ID_SQL} AS id, target.n, integration.id AS integration_id,
                 integration.disable_resolve_message AS firing_only,
                 target.paused OR integration.paused AS held, integration.updated_at,
                 integration.unhealthy_since
@@ -366,7 +373,8 @@ def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
             WHERE integration.enabled
                 AND ((input.value ->> 'firing')::boolean OR NOT integration.disable_resolve_message)
         ),
-        listener AS ({handoff.LISTENER_SQL if hand_off else handoff.NO_LISTENER_SQL}),
+        listeners AS ({handoff.LISTENERS_SQL if hand_off else handoff.NO_LISTENERS_SQL}),
+        listener AS ({handoff.PICK_LISTENER_SQL}),
         offered AS (
             SELECT planned.n, listener.token, jsonb_build_object(
                 'notification', jsonb_build_object({notification_fields},
@@ -399,7 +407,8 @@ def _one_statement_sql(*, by_token: bool, hand_off: bool) -> str:
             RETURNING notification_id, status
         )
         SELECT {found_caller}, input.n IN (SELECT n FROM target),
-            ARRAY(SELECT status FROM delivery WHERE delivery.notification_id = {_input_value("uuid", "id")})
+            ARRAY(SELECT status FROM delivery WHERE delivery.notification_id = {_input_value("uuid", "id")}),
+            ARRAY(SELECT token || ' ' || port FROM listeners WHERE port IS NOT NULL)
         FROM input{unflushed},
             (SELECT COUNT(pg_notify('{handoff.CHANNEL_PREFIX}' || token, payload)) FROM handed) notified
         ORDER BY input.n
@@ -420,7 +429,9 @@ def _run_statement(documents: list[dict[str, Any]], *, by_token: bool) -> list[F
     with connection.cursor() as cursor:
         sql = _one_statement_sql(by_token=by_token, hand_off=settings.DELIVERY_HANDOFF)
         cursor.execute(sql, [rows.json_parameter(documents)])
-        return cursor.fetchall()
+        answers = cursor.fetchall()
+    handoff.hints.learn(answers[0][3] if answers else None)  # the listeners it saw, for the next hints
+    return [(caller_found, target_found, statuses) for caller_found, target_found, statuses, _ in answers]
 
 
 def _store_in_one_statement(notification: Notification) -> list[str]:

@@ -404,11 +404,21 @@ class IntegrationType:
             return Outcome(Result.FAILED, error=str(exc))
         if request is None:
             return Outcome.success()
+        return self.deliver(request, ctx, transport)
+
+    def deliver(self, request: OutgoingRequest, ctx: SendContext, transport: HttpTransport) -> Outcome:
+        """Send a request `build(ctx)` made, classify the answer."""
         try:
             response = transport.send(request)
         except TransportError as exc:
             return self.with_error_prefix(Outcome.from_transport_error(exc))
         return self.with_error_prefix(self.classify(response, ctx))
+
+    @classmethod
+    def sends_what_it_builds(cls) -> bool:
+        """Whether a send is `build` and then `deliver` (not a type with a send of its own, as email's,
+        which may reach the network another way): then a request can be built ahead of its send."""
+        return cls.send is IntegrationType.send
 
     def with_error_prefix(self, outcome: Outcome) -> Outcome:
         """Grafana wraps some types' send errors (`send notification to Teams: …`)."""

@@ -1,0 +1,266 @@
+"""Hints (contactpoints.handoff.Hints, contactpoints.listener): before its statement runs, the intake
+sends the notification to the listener it asks the statement to prefer; that listener builds the
+requests ahead, and the hand-off sends them only if they were built from the same inputs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from contactpoints import handoff, listener, queue, sending
+from contactpoints.models import Delivery, DeliveryStatus, Notification
+from integrations.webhook import Webhook
+from tests.contactpoints.test_handoff import (
+    Session,
+    _handed_to,
+    _listening,
+    contact_point,
+    no_wakes,
+    on_postgresql,
+    post,
+    wait_until,
+)
+
+__all__ = ["contact_point", "no_wakes", "on_postgresql"]  # fixtures shared with the hand-off tests
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_hints(monkeypatch):
+    """This process's web end starts knowing no listener, as a new web process does."""
+    monkeypatch.setattr(handoff, "hints", handoff.Hints())
+
+
+class HintedSession(Session):
+    """A listening session that announces a loopback port, and the socket behind it."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(2.0)
+        token = uuid.uuid4()
+        super().__init__(token, name=handoff.application_name(token.hex, self.socket.getsockname()[1]))
+
+    def close(self) -> None:
+        self.socket.close()
+        super().close()
+
+
+@pytest.fixture
+def hinted():
+    sessions: list[HintedSession] = []
+
+    def start() -> HintedSession:
+        sessions.append(HintedSession())
+        return sessions[-1]
+
+    yield start
+    for session in sessions:
+        session.close()
+
+
+def test_a_delivery_id_is_derived_from_its_notification_and_integration(client, contact_point, intake_token):
+    answer = post(client, contact_point, intake_token)  # no listener: stored pending, the same ids
+    (delivery,) = Delivery.objects.filter(notification_id=answer["id"])
+    assert delivery.pk == handoff.delivery_id(answer["id"], contact_point.integrations.get().pk)
+    assert handoff.delivery_id(answer["id"], delivery.integration_id + 1) != delivery.pk
+
+
+def test_the_intake_hints_the_listener_it_prefers_before_its_statement(
+    client, contact_point, intake_token, hinted, no_wakes
+):
+    first = hinted()
+    post(client, contact_point, intake_token, alertname="Teaches")  # the answer names the listeners
+    first.payloads()
+    answer = post(client, contact_point, intake_token, alertname="Hinted")
+    hint = json.loads(first.socket.recv(65_536))
+    assert hint["notification"]["id"] == answer["id"]
+    assert hint["notification"]["alerts"][0]["labels"]["alertname"] == "Hinted"
+    assert hint["contact_point_uid"] == contact_point.uid
+    assert intake_token not in json.dumps(hint)  # the token, or its hash, never leaves the statement
+    assert set(hint) == {"notification", "contact_point_uid"}
+    assert _handed_to(first.token, answer["id"])  # and the statement handed it to that listener
+
+
+def test_the_statement_hands_off_to_the_hinted_listener_while_it_is_live(
+    client, contact_point, intake_token, hinted, no_wakes
+):
+    one, other = hinted(), hinted()
+    post(client, contact_point, intake_token)
+    for preferred in (one, other, one):
+        with mock.patch.object(handoff.hints, "preferred", return_value=(preferred.token.hex, 9)):
+            answer = post(client, contact_point, intake_token)
+        assert _handed_to(preferred.token, answer["id"])
+    gone = uuid.uuid4().hex  # preferred but not listening: another listener takes it
+    with mock.patch.object(handoff.hints, "preferred", return_value=(gone, 9)):
+        answer = post(client, contact_point, intake_token)
+    assert _handed_to(one.token, answer["id"]) or _handed_to(other.token, answer["id"])
+
+
+def test_the_web_learns_the_listeners_and_forgets_one_that_left(client, contact_point, intake_token, hinted):
+    assert handoff.hints.preferred() is None
+    one = hinted()
+    post(client, contact_point, intake_token)
+    assert handoff.hints.preferred() == (one.token.hex, one.socket.getsockname()[1])
+    one.close()
+    other = hinted()
+    post(client, contact_point, intake_token)
+    assert handoff.hints.preferred() == (other.token.hex, other.socket.getsockname()[1])
+
+
+def _worker_for(session: HintedSession) -> listener.Listener:
+    """A listener, not running, that reads the session's hints itself (as its thread would)."""
+    worker = listener.Listener()
+    worker.token = session.token
+    session.socket.setblocking(False)
+    worker._hints = session.socket
+    return worker
+
+
+def _taught(worker, session, client, contact_point, intake_token) -> None:
+    """A first hand-off sent: the worker knows the contact point's integrations, the web the listener."""
+    post(client, contact_point, intake_token, alertname="Teaches")
+    queue.send(worker.batch_from(session.payloads())).record()
+    worker._read_hints()  # a hint the first post may have sent (none: the web knew no listener yet)
+
+
+def test_a_hinted_listener_builds_ahead_and_the_hand_off_sends_what_it_built(
+    client, contact_point, intake_token, hinted, receiver, no_wakes
+):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    with (
+        mock.patch.object(listener, "HINT_FRESH_SECONDS", 60.0),  # the test reads the hint after the post
+        mock.patch.object(Webhook, "build", autospec=True, side_effect=Webhook.build) as build,
+        mock.patch.object(Webhook, "deliver", autospec=True, side_effect=Webhook.deliver) as deliver,
+    ):
+        answer = post(client, contact_point, intake_token, alertname="Built ahead", summary="disk full")
+        (hint,) = worker._read_hints()
+        worker._prepare(hint)
+        assert build.call_count == 1
+        batch = worker.batch_from(session.payloads())
+        (delivery,) = batch.deliveries
+        assert list(batch.prepared) == [str(delivery.pk)]
+        statuses = queue.send(batch).record()
+    assert build.call_count == 1  # not built again
+    assert deliver.call_args.args[1] is batch.prepared[str(delivery.pk)].request
+    assert statuses == {str(delivery.pk): DeliveryStatus.DELIVERED}
+    request = receiver.wait_for(2)[-1]
+    assert request.json()["alerts"][0]["labels"]["alertname"] == "Built ahead"
+    assert request.json()["alerts"][0]["annotations"]["summary"] == "disk full"
+    assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
+    assert worker._prepared == {}
+
+
+def test_a_request_built_from_other_inputs_is_not_sent(client, contact_point, intake_token, hinted, receiver, no_wakes):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    integration = contact_point.integrations.get()
+    integration.assign_settings({"url": f"{receiver.url}/changed"})
+    integration.save()  # the worker builds the hint with the settings it last saw
+    with mock.patch.object(listener, "HINT_FRESH_SECONDS", 60.0):
+        post(client, contact_point, intake_token, alertname="After the edit")
+        worker._prepare(worker._read_hints()[0])
+    assert len(worker._prepared) == 1
+    statuses = queue.send(worker.batch_from(session.payloads())).record()
+    assert list(statuses.values()) == [DeliveryStatus.DELIVERED]
+    first, second = receiver.wait_for(2)
+    assert (first.path, second.path) == ("/hook", "/changed")  # the hand-off's version, built again
+
+
+def test_prepared_fits_only_the_same_inputs(contact_point):
+    integration = contact_point.integrations.select_related("contact_point").get()
+
+    def notification(alertname: str) -> Notification:
+        alert = {
+            "status": "firing",
+            "labels": {"alertname": alertname},
+            "annotations": {},
+            "startsAt": "",
+            "endsAt": "",
+        }
+        return Notification(id=uuid.UUID(int=1), receiver="Handed", alerts=[alert], group_key="k", status="firing")
+
+    templates = sending.user_templates()
+    send = sending.Send(integration, notification("A"), False, "key")
+    prepared = sending.prepare(send, templates)
+    assert prepared is not None
+    assert prepared.fits(sending.Send(integration, notification("A"), False, "key"), templates)
+    assert not prepared.fits(sending.Send(integration, notification("B"), False, "key"), templates)
+    assert not prepared.fits(sending.Send(integration, notification("A"), False, "another key"), templates)
+    assert not prepared.fits(sending.Send(integration, notification("A"), True, "key"), templates)
+    assert not prepared.fits(send, sending.UserTemplates(jinja={"x": "y"}))
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        lambda now, uid: "not json",
+        lambda now, uid: "[]",
+        lambda now, uid: {"notification": 1, "contact_point_uid": uid},
+        lambda now, uid: {"notification": {"received_at": "not a time"}, "contact_point_uid": uid},
+        lambda now, uid: {"notification": {"id": "not a uuid", "received_at": now}, "contact_point_uid": uid},
+        lambda now, uid: {"notification": {"received_at": now}, "contact_point_uid": uid},  # fields missing
+        lambda now, uid: {"notification": {"received_at": now}, "contact_point_uid": "unknown"},
+    ],
+)
+def test_a_hint_that_does_not_fit_builds_nothing(client, contact_point, intake_token, hinted, no_wakes, hint):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    written = hint(timezone.now().isoformat(), contact_point.uid)
+    worker._prepare((written if isinstance(written, str) else json.dumps(written)).encode())
+    assert worker._prepared == {}
+
+
+def test_a_stale_hint_builds_nothing(client, contact_point, intake_token, hinted, no_wakes):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    post(client, contact_point, intake_token)
+    (hint,) = worker._read_hints()
+    with mock.patch.object(listener, "HINT_FRESH_SECONDS", 0.0):
+        worker._prepare(hint)
+    assert worker._prepared == {}
+
+
+def test_the_listener_thread_builds_from_hints_and_sends_each_alert_once(
+    make_contact_point, receiver, client, intake_token, no_wakes, settings
+):
+    settings.DELIVERY_WAKE_LINGER_SECONDS = 0
+    contact_point = make_contact_point("Hinted", [("webhook", {"url": f"{receiver.url}/hook"})])
+    built = []
+    real_prepare = sending.prepare
+
+    def counted_prepare(send, templates):
+        built.append(real_prepare(send, templates))
+        return built[-1]
+
+    running = listener.Listener()
+    with mock.patch.object(sending, "prepare", counted_prepare):
+        running.start()
+        try:
+            wait_until(lambda: _listening(running.token))
+            post(client, contact_point, intake_token, alertname="Teaches")  # the listener, the web
+            wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 1)
+            for number in range(10):
+                post(client, contact_point, intake_token, alertname=f"Alert {number}")
+                time.sleep(0.02)
+            sent = wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 11)
+        finally:
+            running.stop()
+            running.join(timeout=10)
+    assert sent
+    names = sorted(request.json()["alerts"][0]["labels"]["alertname"] for request in receiver.wait_for(11))
+    assert names == sorted(["Teaches"] + [f"Alert {number}" for number in range(10)])  # each once
+    assert Delivery.objects.count() == 11
+    assert any(prepared is not None for prepared in built)  # hints reached the thread and were built
