@@ -19,9 +19,10 @@ process, whose session PostgreSQL keeps, soon stops being picked.
 Hints (contactpoints.handoff): the listener also takes datagrams on a loopback port it announces with
 its name. Each is a notification the intake is about to store, sent before its statement; for each
 integration that the contact point's last hand-off went to (and that is not paced), the listener
-builds the request then (contactpoints.sending.prepare), and the hand-off, when it comes, only sends
-it, if it was built from the same inputs. On a quiet machine that overlaps about half a millisecond
-of the worker's work with the statement.
+builds the delivery and its request then (contactpoints.sending.prepare). A hand-off whose every
+delivery was built from the inputs it brings is sent at once from what was built (_built_ahead_for);
+any other builds its batch from the payload (batch_from), using a request built ahead where it fits.
+On a quiet machine that takes about 0.7 ms of the worker's work off an alert's way.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,9 +45,10 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
-from contactpoints import handoff, pacing, queue, rows, sending
+from contactpoints import handoff, pacing, queue, rows, sending, storms
 from contactpoints.models import Delivery, DeliveryStatus, Integration, Notification
 from integrations.base import SettingsError
+from integrations.destinations import Destination
 from integrations.registry import UnknownIntegrationType
 
 logger = logging.getLogger(__name__)
@@ -94,7 +97,7 @@ class Listener:
         self._hints: socket.socket | None = None
         self._integrations_of: dict[str, list[int]] = {}
         self._templates_version: tuple | None = None
-        self._prepared: dict[str, tuple[float, sending.Prepared]] = {}
+        self._prepared: dict[str, _BuiltAhead] = {}
         self._slow_to_prepare: dict[int, float] = {}  # integration id → when to try again
         self._pauses: pacing.Pauses | None = None
         self._last_hand_off = -QUIET_SECONDS
@@ -188,6 +191,12 @@ class Listener:
         self._last_hand_off = time.monotonic()
         notes += raw.notifies(timeout=0)
         payloads = [json.loads(note.payload) for note in notes]
+        if len(payloads) == 1 and (built := self._built_ahead_for(payloads[0])) is not None:
+            # Sent before anything else is done with the hand-off: its batch comes from what was built.
+            batch = self._batch_built_ahead(payloads[0], built)
+            plan = storms.Plan(messages=[kept.message for kept in built])
+            record_batch(self._watched(raw, watchdog, batch, lambda: queue.send_planned(queue.SentBatch(batch), plan)))
+            payloads = []
         while payloads:
             taken = [payloads.pop(0)]
             size = len(taken[0]["deliveries"])
@@ -196,15 +205,20 @@ class Listener:
                 taken.append(payloads.pop(0))
             batch = self.batch_from(taken)
             if batch.deliveries:
-                # A slow batch (a destination timing out) would hold up every hand-off behind it, which
-                # no other worker can take: the name goes meanwhile, and they go the common way.
-                slow = SLOW_BATCH_SECONDS + SLOW_BATCH_SECONDS_PER_DELIVERY * len(batch.deliveries)
-                with watchdog.after(slow, lambda: self._announce(raw, here=False)) as fired:
-                    sent = queue.send(batch)
-                if fired() and not self._stopping.is_set():
-                    self._announce(raw, here=True)
-                record_batch(sent)
+                record_batch(self._watched(raw, watchdog, batch, lambda batch=batch: queue.send(batch)))
         self._pauses = None  # read again before the next: this batch may have paused a destination
+
+    def _watched(
+        self, raw: Any, watchdog: _Watchdog, batch: queue.Batch, send: Callable[[], queue.SentBatch]
+    ) -> queue.SentBatch:
+        """`send()` the batch. A slow batch (a destination timing out) would hold up every hand-off
+        behind it, which no other worker can take: the name goes meanwhile, and they go the common way."""
+        slow = SLOW_BATCH_SECONDS + SLOW_BATCH_SECONDS_PER_DELIVERY * len(batch.deliveries)
+        with watchdog.after(slow, lambda: self._announce(raw, here=False)) as fired:
+            sent = send()
+        if fired() and not self._stopping.is_set():
+            self._announce(raw, here=True)
+        return sent
 
     def _wait(self, raw: Any, wait_seconds: float) -> list[psycopg.Notify]:
         """The notifications that have come or come within `wait_seconds`; hints that come first
@@ -249,33 +263,106 @@ class Listener:
             cached = self._integrations.get(integration_id)
             if cached is None or self._slow_to_prepare.get(integration_id, 0.0) > time.monotonic():
                 continue
-            send = _hinted_send(fields, cached[1])
-            if send is None:
+            hinted = self._hinted_message(fields, cached[1])
+            if hinted is None:
                 continue
+            message, destination = hinted
             started = time.monotonic()
-            prepared = sending.prepare(send, templates)
+            prepared = sending.prepare(message.send, templates)
             if time.monotonic() - started > SLOW_PREPARE_SECONDS:
                 self._slow_to_prepare[integration_id] = time.monotonic() + SLOW_PREPARE_PAUSE_SECONDS
             if prepared is not None:
-                self._keep_prepared(send.idempotency_key, prepared)
+                point = message.send.integration.contact_point
+                built = _BuiltAhead(
+                    at=time.monotonic(),
+                    prepared=prepared,
+                    message=message,
+                    destination=destination,
+                    version=cached[0],
+                    notification={**fields, "contact_point_id": point.pk, "receiver": point.name},
+                    templates_version=self._templates_version,
+                )
+                self._keep(str(message.carrier.pk), built)
 
-    def _keep_prepared(self, delivery_id: str, prepared: sending.Prepared) -> None:
+    def _hinted_message(self, fields: dict[str, Any], cached: Integration) -> tuple[storms.Message, Destination] | None:
+        """What a hand-off of the hinted notification would send to the cached integration, and
+        where, if it would be handed off and sent at once (not paused, not held back for its pace)."""
+        if cached.is_paused or (fields.get("status") != "firing" and cached.disable_resolve_message):
+            return None
+        try:
+            destination = sending.destination(cached)
+        except (SettingsError, UnknownIntegrationType):
+            return None
+        if destination.rate_per_second is not None:
+            return None  # paced: its hand-offs may wait for a slot, or merge into a digest
+        point = cached.contact_point
+        try:
+            notification = _notification({**fields, "contact_point_id": point.pk, "receiver": point.name})
+        except (ValueError, KeyError, TypeError):
+            return None
+        delivery_id = str(handoff.delivery_id(notification.pk, cached.pk))
+        integration = self._copy(cached)
+        delivery = self._delivery(delivery_id, notification, integration, integration.disable_resolve_message)
+        return storms.single(delivery, None, destination.key), destination
+
+    def _keep(self, delivery_id: str, built: _BuiltAhead) -> None:
         now = time.monotonic()
         if len(self._prepared) >= MAX_PREPARED:
             self._prepared = {
-                key: kept for key, kept in self._prepared.items() if now - kept[0] < PREPARED_KEEP_SECONDS
+                key: kept for key, kept in self._prepared.items() if now - kept.at < PREPARED_KEEP_SECONDS
             }
             if len(self._prepared) >= MAX_PREPARED:
                 self._prepared.clear()
-        self._prepared[delivery_id] = (now, prepared)
+        self._prepared[delivery_id] = built
 
     def _take_prepared(self, delivery_ids: list[str]) -> dict[str, sending.Prepared]:
         taken = {}
         for delivery_id in delivery_ids:
             kept = self._prepared.pop(delivery_id, None)
-            if kept is not None and time.monotonic() - kept[0] < PREPARED_KEEP_SECONDS:
-                taken[delivery_id] = kept[1]
+            if kept is not None and time.monotonic() - kept.at < PREPARED_KEEP_SECONDS:
+                taken[delivery_id] = kept.prepared
         return taken
+
+    def _built_ahead_for(self, payload: dict[str, Any]) -> list[_BuiltAhead] | None:
+        """What was built ahead for each of the payload's deliveries, if each was, from the inputs
+        the payload gives (notification, settings' versions, templates) and its destination still
+        goes at once (storms.goes_now); else None, and the hand-off goes the common way."""
+        entries = payload["deliveries"]
+        if not entries or not self._prepared:
+            return None
+        kept = [self._prepared.get(entry[0]) for entry in entries]
+        version = payload["templates"]
+        templates_version = (version[0], _time(version[1]))
+        point_updated_at = payload["contact_point_updated_at"]
+        for entry, built in zip(entries, kept, strict=True):
+            if (
+                built is None
+                or time.monotonic() - built.at >= PREPARED_KEEP_SECONDS
+                or built.version != (entry[3], point_updated_at)
+                or built.message.send.firing_only != entry[2]
+                or built.templates_version != templates_version
+                or built.notification != payload["notification"]
+                or not storms.goes_now(built.destination, self._pauses)
+            ):
+                return None
+        return kept
+
+    def _batch_built_ahead(self, payload: dict[str, Any], built: list[_BuiltAhead]) -> queue.Batch:
+        """The claimed batch of a payload whose every delivery was built ahead (as batch_from would give it)."""
+        deliveries = []
+        for entry, kept in zip(payload["deliveries"], built, strict=True):
+            del self._prepared[entry[0]]
+            deliveries.append(kept.message.carrier)
+            deliveries[-1].integration.unhealthy_since = _time(entry[4])
+        received_at = deliveries[0].notification.received_at
+        return queue.Batch(
+            claim=self.token,
+            deliveries=deliveries,
+            claimed_at=time.monotonic() - max(0.0, time.time() - received_at.timestamp()),
+            templates_version=built[0].templates_version,
+            pauses=self._pauses,
+            prepared={str(kept.message.carrier.pk): kept.prepared for kept in built},
+        )
 
     def batch_from(self, payloads: list[dict[str, Any]]) -> queue.Batch:
         """The claimed batch the payloads stand for, built without reading the database (but for an
@@ -338,8 +425,7 @@ class Listener:
         return delivery
 
     def _integration(self, integration_id: int, version: tuple[str, str]) -> Integration | None:
-        """A copy of the integration (with its contact point) in `version`: each batch sets its own
-        pause and health on it."""
+        """A copy of the integration (with its contact point) in `version` (_copy)."""
         cached = self._integrations.get(integration_id)
         if cached is None or cached[0] != version:
             found = Integration.objects.select_related("contact_point").filter(pk=integration_id).first()
@@ -348,9 +434,29 @@ class Listener:
             if len(self._integrations) >= MAX_CACHED_INTEGRATIONS:
                 self._integrations.clear()
             cached = self._integrations[integration_id] = (version, found)
-        integration = rows.copied(cached[1])
-        rows.with_related(integration, contact_point=rows.copied(cached[1].contact_point))
-        return integration
+        return self._copy(cached[1])
+
+    @staticmethod
+    def _copy(integration: Integration) -> Integration:
+        """A copy of a cached integration with its contact point: each batch sets its own pause and
+        health on it."""
+        copied = rows.copied(integration)
+        rows.with_related(copied, contact_point=rows.copied(integration.contact_point))
+        return copied
+
+
+@dataclass
+class _BuiltAhead:
+    """A hinted delivery whose request was built, with the inputs its hand-off must bring for it to
+    be sent as built: as a payload writes them."""
+
+    at: float  # time.monotonic() when built
+    prepared: sending.Prepared
+    message: storms.Message  # the delivery alone, as a plan sends one to a destination that goes at once
+    destination: Destination  # unlimited: it goes at once while the pauses show it unpaused
+    version: tuple[str, str]  # the integration's and its contact point's updated_at
+    notification: dict[str, Any]
+    templates_version: tuple
 
 
 class _Watchdog:
@@ -408,25 +514,6 @@ class _Watchdog:
                     self._condition.acquire()
                     fired[0] = True
                     self._condition.notify_all()
-
-
-def _hinted_send(fields: dict[str, Any], integration: Integration) -> sending.Send | None:
-    """The send a hand-off of the hinted notification would bring for `integration`, if it would be
-    handed off and sent at once (not paused, not held back for its pace)."""
-    if integration.is_paused or (fields.get("status") != "firing" and integration.disable_resolve_message):
-        return None
-    try:
-        if sending.destination(integration).rate_per_second is not None:
-            return None  # paced: its hand-offs may wait for a slot, or merge into a digest
-    except (SettingsError, UnknownIntegrationType):
-        return None
-    point = integration.contact_point
-    try:
-        notification = _notification({**fields, "contact_point_id": point.pk, "receiver": point.name})
-    except (ValueError, KeyError, TypeError):
-        return None
-    delivery_id = str(handoff.delivery_id(notification.pk, integration.pk))
-    return sending.Send(integration, notification, integration.disable_resolve_message, delivery_id)
 
 
 def _time(value: str | None) -> datetime | None:

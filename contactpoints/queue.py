@@ -340,17 +340,25 @@ def send(batch: Batch) -> SentBatch:
     outcome = SentBatch(batch, statuses=_park(batch, paused))
     if active:
         plan = storms.plan(active, start_by=batch.claimed_at + START_WITHIN_SECONDS, pauses=batch.pauses)
-        for message in plan.messages:
-            message.send.prepared = batch.prepared.get(message.send.idempotency_key)
-        results = sending.send_many(
-            [message.send for message in plan.messages], sending.user_templates(batch.templates_version)
-        )
-        outcome.waiting = list(plan.waiting)
-        for message, result in zip(plan.messages, results, strict=True):
-            if result is None:
-                outcome.waiting += [(delivery, None) for delivery in message.deliveries]
-            else:
-                outcome.sent.append((message, result))
+        send_planned(outcome, plan)
+    return outcome
+
+
+def send_planned(outcome: SentBatch, plan: storms.Plan) -> SentBatch:
+    """Send a plan of the outcome's batch (each send with its request built ahead, if one fits), and
+    add what was sent and what waits to the outcome."""
+    batch = outcome.batch
+    for message in plan.messages:
+        message.send.prepared = batch.prepared.get(message.send.idempotency_key)
+    results = sending.send_many(
+        [message.send for message in plan.messages], sending.user_templates(batch.templates_version)
+    )
+    outcome.waiting += plan.waiting
+    for message, result in zip(plan.messages, results, strict=True):
+        if result is None:
+            outcome.waiting += [(delivery, None) for delivery in message.deliveries]
+        else:
+            outcome.sent.append((message, result))
     return outcome
 
 

@@ -66,11 +66,11 @@ def plan(deliveries: list[Delivery], start_by: float | None, pauses: pacing.Paus
             destination = sending.destination(group[0].integration)
         except (SettingsError, UnknownIntegrationType):
             # Settings that no longer validate: each send records why, and nothing is paced.
-            result.messages += [_single(delivery, start_by) for delivery in group]
+            result.messages += [single(delivery, start_by) for delivery in group]
             continue
         except Exception:  # a bug in a destination rule (NoDestinationRule, ...) must not hold the batch
             logger.exception("no destination for integration %s; its deliveries go unpaced", group[0].integration.uid)
-            result.messages += [_single(delivery, start_by) for delivery in group]
+            result.messages += [single(delivery, start_by) for delivery in group]
             continue
         _plan_group(result, group, destination, start_by, pauses)
     return result
@@ -80,13 +80,10 @@ def _plan_group(
     result: Plan, group: list[Delivery], destination: Destination, start_by: float | None, pauses: pacing.Pauses | None
 ) -> None:
     hold = settings.PACING_HOLD_SECONDS
-    if destination.rate_per_second is None and pauses is not None and pauses.shows_unpaused(destination.key):
-        wait = 0.0  # an unlimited destination reserves nothing; only its pause could hold it
-    else:
-        wait = _reserve(destination)
+    wait = 0.0 if goes_now(destination, pauses) else _reserve(destination)
     if destination.rate_per_second is None and wait == 0:
         # Unlimited and not paused: no slots to take, every delivery goes now.
-        result.messages += [_single(delivery, start_by, destination.key) for delivery in group]
+        result.messages += [single(delivery, start_by, destination.key) for delivery in group]
         return
     parts = _digests(group) if len(group) > settings.COALESCE_THRESHOLD else [[delivery] for delivery in group]
     for index, part in enumerate(parts):
@@ -99,9 +96,15 @@ def _plan_group(
             return
         not_before = time.monotonic() + wait if wait > 0 else None
         if len(part) == 1:
-            result.messages.append(_single(part[0], start_by, destination.key, not_before))
+            result.messages.append(single(part[0], start_by, destination.key, not_before))
         else:
             result.messages.append(_digest(part, start_by, destination.key, not_before))
+
+
+def goes_now(destination: Destination, pauses: pacing.Pauses | None) -> bool:
+    """Whether a delivery to `destination` is sent at once without asking Redis: an unlimited
+    destination reserves nothing, and only its pause, which the snapshot shows it has not, could hold it."""
+    return destination.rate_per_second is None and pauses is not None and pauses.shows_unpaused(destination.key)
 
 
 def _reserve(destination: Destination) -> float:
@@ -120,7 +123,8 @@ def _digests(group: list[Delivery]) -> list[list[Delivery]]:
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
-def _single(delivery: Delivery, start_by: float | None, key: str = "", not_before: float | None = None) -> Message:
+def single(delivery: Delivery, start_by: float | None, key: str = "", not_before: float | None = None) -> Message:
+    """The delivery sent alone."""
     send = Send(
         delivery.integration,
         delivery.notification,

@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from contactpoints import handoff, listener, queue, sending
+from contactpoints import handoff, listener, pacing, queue, sending, storms
 from contactpoints.models import Delivery, DeliveryStatus, Notification
 from integrations.webhook import Webhook
 from tests.contactpoints.test_handoff import (
@@ -264,3 +264,79 @@ def test_the_listener_thread_builds_from_hints_and_sends_each_alert_once(
     assert names == sorted(["Teaches"] + [f"Alert {number}" for number in range(10)])  # each once
     assert Delivery.objects.count() == 11
     assert any(prepared is not None for prepared in built)  # hints reached the thread and were built
+
+
+def _built_ahead(worker, session, client, contact_point, intake_token, **annotations):
+    """A post whose hint the worker built, and its hand-off's payload."""
+    with mock.patch.object(listener, "HINT_FRESH_SECONDS", 60.0):
+        answer = post(client, contact_point, intake_token, alertname="Built ahead", **annotations)
+        worker._prepare(worker._read_hints()[0])
+    (payload,) = session.payloads()
+    worker._pauses = pacing.current_pauses()
+    return answer, payload
+
+
+def test_a_hand_off_built_ahead_is_sent_as_its_payload_would_have_been(
+    client, contact_point, intake_token, hinted, receiver, no_wakes
+):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    answer, payload = _built_ahead(worker, session, client, contact_point, intake_token, summary="disk full")
+    built = worker._built_ahead_for(payload)
+    assert built is not None
+    from_payload = listener.Listener()  # the common way, for comparison
+    from_payload.token, from_payload._integrations = worker.token, dict(worker._integrations)
+    expected = from_payload.batch_from([payload])
+    batch = worker._batch_built_ahead(payload, built)
+    fields = [field.attname for field in Delivery._meta.concrete_fields]
+    assert [[getattr(d, name) for name in fields] for d in batch.deliveries] == [
+        [getattr(d, name) for name in fields] for d in expected.deliveries
+    ]
+    (delivery,) = batch.deliveries
+    assert (delivery.integration.unhealthy_since, delivery.notification.receiver) == (None, contact_point.name)
+    assert (batch.claim, batch.templates_version) == (expected.claim, expected.templates_version)
+    assert worker._prepared == {}  # taken
+    plan = storms.Plan(messages=[kept.message for kept in built])
+    statuses = queue.send_planned(queue.SentBatch(batch), plan).record()
+    assert statuses == {str(delivery.pk): DeliveryStatus.DELIVERED}
+    request = receiver.wait_for(2)[-1]
+    assert request.json()["alerts"][0]["annotations"]["summary"] == "disk full"
+    assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda payload: payload["notification"]["alerts"][0]["labels"].update(alertname="Other"),
+        lambda payload: payload["notification"].update(receiver="Renamed"),
+        lambda payload: payload.update(contact_point_updated_at="2000-01-01T00:00:00+00:00"),
+        lambda payload: payload["deliveries"][0].__setitem__(3, "2000-01-01T00:00:00+00:00"),
+        lambda payload: payload["deliveries"][0].__setitem__(2, True),
+        lambda payload: payload["templates"].__setitem__(0, 7),
+        lambda payload: payload["deliveries"].append([str(uuid.uuid4()), 1, False, None, None]),
+    ],
+)
+def test_a_hand_off_that_differs_from_what_was_built_goes_the_common_way(
+    client, contact_point, intake_token, hinted, no_wakes, change
+):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    _, payload = _built_ahead(worker, session, client, contact_point, intake_token)
+    assert worker._built_ahead_for(payload) is not None
+    change(payload)
+    assert worker._built_ahead_for(payload) is None
+
+
+def test_a_paused_destination_is_not_sent_what_was_built_for_it(client, contact_point, intake_token, hinted, no_wakes):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    _, payload = _built_ahead(worker, session, client, contact_point, intake_token)
+    key = sending.destination(contact_point.integrations.get()).key
+    pacing.pause(key, 2)  # a 429 from another worker
+    worker._pauses = pacing.current_pauses()
+    assert worker._built_ahead_for(payload) is None
+    worker._pauses = None  # no snapshot: only planning, which asks Redis, may send it
+    assert worker._built_ahead_for(payload) is None
