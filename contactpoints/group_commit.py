@@ -41,6 +41,11 @@ class GroupCommit(Generic[Item, Outcome]):
         self._queue: list[_Waiter[Item]] = []
         self._storing = False
 
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is being stored now: an item submitted now is stored at once, alone."""
+        return not self._storing
+
     def submit(self, item: Item) -> Outcome:
         waiter = _Waiter(item)
         with self._lock:

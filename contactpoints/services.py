@@ -162,7 +162,9 @@ def accept_with_token(token_hash: str, contact_point_uid: str, parsed: ParsedInt
     """
     # No model instance: the contact point's id and name come from the row the statement finds by this uid.
     values = _notification_values(contact_point_uid, parsed)
-    hinted = handoff.hints.preferred() if settings.DELIVERY_HANDOFF else None
+    # Hinted only when stored alone: under load a listener's hand-offs come in batches, which gain
+    # nothing from a request built ahead, and the web would spend a datagram per request for nothing.
+    hinted = handoff.hints.preferred() if settings.DELIVERY_HANDOFF and _hot_path_stores.idle else None
     document = _statement_document(
         values,
         token_hash=token_hash,

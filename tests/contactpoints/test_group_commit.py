@@ -68,6 +68,15 @@ def test_a_trickle_stores_each_item_at_once_alone():
     assert store.batches == [[1], [2], [3]]
 
 
+def test_it_is_idle_only_while_nothing_is_being_stored():
+    seen = []
+    group = GroupCommit(lambda items: seen.append(group.idle) or [item * 10 for item in items], max_batch=8)
+    assert group.idle
+    assert group.submit(1) == 10
+    assert seen == [False]  # during the statement
+    assert group.idle
+
+
 def test_callers_that_arrive_during_a_statement_share_the_next_one():
     store = Store()
     group = GroupCommit(store, max_batch=8)

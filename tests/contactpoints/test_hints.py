@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from contactpoints import handoff, listener, pacing, queue, sending, storms
+from contactpoints import handoff, listener, pacing, queue, sending, services, storms
 from contactpoints.models import Delivery, DeliveryStatus, Notification
 from integrations.webhook import Webhook
 from tests.contactpoints.test_handoff import (
@@ -87,6 +87,21 @@ def test_the_intake_hints_the_listener_it_prefers_before_its_statement(
     assert intake_token not in json.dumps(hint)  # the token, or its hash, never leaves the statement
     assert set(hint) == {"notification", "contact_point_uid"}
     assert _handed_to(first.token, answer["id"])  # and the statement handed it to that listener
+
+
+def test_a_request_stored_with_others_sends_no_hint(client, contact_point, intake_token, hinted, no_wakes):
+    session = hinted()
+    post(client, contact_point, intake_token)
+    session.payloads()
+    session.socket.settimeout(0.2)
+    busy = mock.PropertyMock(
+        return_value=False
+    )  # another thread's statement is running: it waits, then goes in a batch
+    with mock.patch.object(type(services._hot_path_stores), "idle", busy):
+        answer = post(client, contact_point, intake_token)
+    with pytest.raises(TimeoutError):
+        session.socket.recv(65_536)
+    assert _handed_to(session.token, answer["id"])  # handed off all the same
 
 
 def test_the_statement_hands_off_to_the_hinted_listener_while_it_is_live(
