@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import random
 import socket
 import time
@@ -35,6 +36,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 # A claimed delivery belongs to its worker this long past the request timeout; after that the
 # sweeper assumes the worker died (redirects, SMTP and rendering fit well inside the margin).
@@ -101,6 +103,22 @@ def delivery_id(notification_id: uuid.UUID | str, integration_id: int) -> uuid.U
 # the same (contactpoints.sending.Prepared). A hint lost, late or sent to another listener costs the
 # time it would have saved, nothing else.
 
+# A hint is signed with the web's and worker's SECRET_KEY: the port takes datagrams from anyone on the
+# machine, and a forged hint, which could never be sent, could still make a listener build.
+HINT_TAG_BYTES = 16
+_HINT_SALT = "contactpoints.handoff.hint"
+
+
+def signed(hint: bytes) -> bytes:
+    return salted_hmac(_HINT_SALT, hint).digest()[:HINT_TAG_BYTES] + hint
+
+
+def verified(datagram: bytes) -> bytes | None:
+    """The hint a datagram carries, if it was signed with this SECRET_KEY."""
+    tag, hint = datagram[:HINT_TAG_BYTES], datagram[HINT_TAG_BYTES:]
+    return hint if hmac.compare_digest(tag, salted_hmac(_HINT_SALT, hint).digest()[:HINT_TAG_BYTES]) else None
+
+
 # A web process keeps preferring one listener this long, then picks again among those live: the
 # notifications it stores together then share their hinted listener, and over time several worker
 # processes share the hand-offs.
@@ -139,7 +157,7 @@ class Hints:
             self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._socket.setblocking(False)
         with contextlib.suppress(OSError):  # no listener there any more, a full buffer: no hint
-            self._socket.sendto(hint, ("127.0.0.1", port))
+            self._socket.sendto(signed(hint), ("127.0.0.1", port))
 
 
 hints = Hints()

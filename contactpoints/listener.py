@@ -247,9 +247,13 @@ class Listener:
 
     def _prepare(self, datagram: bytes) -> None:
         """Build the requests of a hinted notification for the integrations its contact point's
-        last hand-off went to. Anything unexpected in a hint means nothing is built."""
+        last hand-off went to. A datagram not signed with this SECRET_KEY, or anything unexpected in
+        a hint, means nothing is built."""
+        signed_hint = handoff.verified(datagram)
+        if signed_hint is None:
+            return
         try:
-            hint = json.loads(datagram)
+            hint = json.loads(signed_hint)
             fields, integration_ids = hint["notification"], self._integrations_of.get(hint["contact_point_uid"])
             received_at = _time(fields["received_at"])
         except (ValueError, KeyError, TypeError):

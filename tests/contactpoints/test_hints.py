@@ -11,6 +11,7 @@ import uuid
 from unittest import mock
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from contactpoints import handoff, listener, pacing, queue, sending, services, storms
@@ -80,7 +81,7 @@ def test_the_intake_hints_the_listener_it_prefers_before_its_statement(
     post(client, contact_point, intake_token, alertname="Teaches")  # the answer names the listeners
     first.payloads()
     answer = post(client, contact_point, intake_token, alertname="Hinted")
-    hint = json.loads(first.socket.recv(65_536))
+    hint = json.loads(handoff.verified(first.socket.recv(65_536)))
     assert hint["notification"]["id"] == answer["id"]
     assert hint["notification"]["alerts"][0]["labels"]["alertname"] == "Hinted"
     assert hint["contact_point_uid"] == contact_point.uid
@@ -233,8 +234,27 @@ def test_a_hint_that_does_not_fit_builds_nothing(client, contact_point, intake_t
     worker = _worker_for(session)
     _taught(worker, session, client, contact_point, intake_token)
     written = hint(timezone.now().isoformat(), contact_point.uid)
-    worker._prepare((written if isinstance(written, str) else json.dumps(written)).encode())
+    worker._prepare(handoff.signed((written if isinstance(written, str) else json.dumps(written)).encode()))
     assert worker._prepared == {}
+
+
+def test_a_hint_not_signed_with_this_secret_key_builds_nothing(client, contact_point, intake_token, hinted, no_wakes):
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    with mock.patch.object(listener, "HINT_FRESH_SECONDS", 60.0):
+        post(client, contact_point, intake_token)
+        (datagram,) = worker._read_hints()
+        hint = handoff.verified(datagram)
+        assert hint is not None
+        worker._prepare(hint)  # without its tag
+        worker._prepare(bytes([datagram[0] ^ 1]) + datagram[1:])  # a tag that does not match
+        with override_settings(SECRET_KEY="another key"):
+            forged = handoff.signed(hint)
+        worker._prepare(forged)  # signed by someone who does not share the key
+        assert worker._prepared == {}
+        worker._prepare(datagram)  # as the web sent it
+    assert len(worker._prepared) == 1
 
 
 def test_a_stale_hint_builds_nothing(client, contact_point, intake_token, hinted, no_wakes):
