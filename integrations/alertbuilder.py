@@ -46,14 +46,22 @@ def _go_path_join(*elements: str) -> str:
     return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
 
+# Go's QueryEscape of each ASCII character: unreserved ones as they are, space as "+", the rest %XX.
+_QUERY_ESCAPES = {code: quote_plus(chr(code), safe="") for code in range(128)}
+
+
+def _query_escape(text: str) -> str:
+    """quote_plus(text, safe=""), in one pass of str.translate for ASCII text (every alert's silence
+    link escapes each of its labels)."""
+    return text.translate(_QUERY_ESCAPES) if text.isascii() else quote_plus(text, safe="")
+
+
 def _encode_query(params: Iterable[tuple[str, str]]) -> str:
     """Go's url.Values.Encode: keys sorted, values in insertion order, QueryEscape'd."""
     grouped: dict[str, list[str]] = {}
     for key, value in params:
         grouped.setdefault(key, []).append(value)
-    return "&".join(
-        f"{quote_plus(key, safe='')}={quote_plus(value, safe='')}" for key in sorted(grouped) for value in grouped[key]
-    )
+    return "&".join(f"{_query_escape(key)}={_query_escape(value)}" for key in sorted(grouped) for value in grouped[key])
 
 
 def _with_query(

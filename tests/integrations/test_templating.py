@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote_plus
 
 import pytest
 
-from integrations import templating
+from integrations import alertbuilder, templating
 from integrations.alertdata import KV, fingerprint
 from integrations.goformat import go_float_text
 from integrations.templating import TemplateError, TemplateRenderer, build_template_data, rule_url
@@ -235,6 +236,15 @@ def test_silence_urls_under_a_sub_path_with_a_query_differ_per_organisation_and_
         "https://x.example/grafana/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Da&theme=dark",
         "https://x.example/grafana/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Db&theme=dark",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["".join(chr(code) for code in range(128)), "alertname=Disk full", "a+b&c=d/e?f#g", "été ☃", "", "~_.-09azAZ"],
+)
+def test_a_silence_link_escapes_a_label_as_gos_query_escape_does(text):
+    """The one-pass escape of ASCII text (silence links) gives what quote_plus gives, character for character."""
+    assert alertbuilder._query_escape(text) == quote_plus(text, safe="")
 
 
 @pytest.mark.parametrize(
