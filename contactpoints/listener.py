@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,6 +99,9 @@ class Listener:
         self._templates_version: tuple | None = None
         self._prepared: dict[str, _BuiltAhead] = {}
         self._slow_to_prepare: dict[int, float] = {}  # integration id → when to try again
+        # Notifications handed off lately (id → when), oldest first: a hint read after its hand-off
+        # (the listener was busy) is not built.
+        self._handed: dict[str, float] = {}
         self._pauses: pacing.Pauses | None = None
         self._last_hand_off = -QUIET_SECONDS
         self._pauses_failed_at = -PAUSES_RETRY_SECONDS
@@ -191,6 +194,7 @@ class Listener:
         self._last_hand_off = time.monotonic()
         notes += raw.notifies(timeout=0)
         payloads = [json.loads(note.payload) for note in notes]
+        self._note_handed(payload["notification"]["id"] for payload in payloads)
         if len(payloads) == 1 and (built := self._built_ahead_for(payloads[0])) is not None:
             # Sent before anything else is done with the hand-off: its batch comes from what was built.
             batch = self._batch_built_ahead(payloads[0], built)
@@ -256,9 +260,10 @@ class Listener:
             hint = json.loads(signed_hint)
             fields, integration_ids = hint["notification"], self._integrations_of.get(hint["contact_point_uid"])
             received_at = _time(fields["received_at"])
+            handed = fields["id"] in self._handed
         except (ValueError, KeyError, TypeError):
             return
-        if not integration_ids or self._templates_version is None or received_at is None:
+        if handed or not integration_ids or self._templates_version is None or received_at is None:
             return
         if time.time() - received_at.timestamp() > HINT_FRESH_SECONDS:
             return
@@ -308,6 +313,16 @@ class Listener:
         integration = self._copy(cached)
         delivery = self._delivery(delivery_id, notification, integration, integration.disable_resolve_message)
         return storms.single(delivery, None, destination.key), destination
+
+    def _note_handed(self, notification_ids: Iterable[str]) -> None:
+        now = time.monotonic()
+        for notification_id in notification_ids:
+            self._handed[notification_id] = now
+        while self._handed:
+            oldest = next(iter(self._handed))  # in the order they came
+            if now - self._handed[oldest] < HINT_FRESH_SECONDS * 2:
+                break
+            del self._handed[oldest]
 
     def _keep(self, delivery_id: str, built: _BuiltAhead) -> None:
         now = time.monotonic()

@@ -257,6 +257,22 @@ def test_a_hint_not_signed_with_this_secret_key_builds_nothing(client, contact_p
     assert len(worker._prepared) == 1
 
 
+def test_a_hint_read_after_its_hand_off_builds_nothing(client, contact_point, intake_token, hinted, no_wakes):
+    """Under load the listener reads hints only between batches: one whose notification it has
+    already been handed would be built for nothing."""
+    session = hinted()
+    worker = _worker_for(session)
+    _taught(worker, session, client, contact_point, intake_token)
+    with mock.patch.object(listener, "HINT_FRESH_SECONDS", 60.0):
+        answer = post(client, contact_point, intake_token)
+        (hint,) = worker._read_hints()
+        (payload,) = session.payloads()
+        worker._note_handed([payload["notification"]["id"]])  # as serving its hand-off does
+        worker._prepare(hint)
+    assert payload["notification"]["id"] == answer["id"]
+    assert worker._prepared == {}
+
+
 def test_a_stale_hint_builds_nothing(client, contact_point, intake_token, hinted, no_wakes):
     session = hinted()
     worker = _worker_for(session)
