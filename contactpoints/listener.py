@@ -272,7 +272,9 @@ class Listener:
             cached = self._integrations.get(integration_id)
             if cached is None or self._slow_to_prepare.get(integration_id, 0.0) > time.monotonic():
                 continue
-            hinted = self._hinted_message(fields, cached[1])
+            point = cached[1].contact_point
+            as_notified = {**fields, "contact_point_id": point.pk, "receiver": point.name}
+            hinted = self._hinted_message(as_notified, cached[1])
             if hinted is None:
                 continue
             message, destination = hinted
@@ -281,22 +283,24 @@ class Listener:
             if time.monotonic() - started > SLOW_PREPARE_SECONDS:
                 self._slow_to_prepare[integration_id] = time.monotonic() + SLOW_PREPARE_PAUSE_SECONDS
             if prepared is not None:
-                point = message.send.integration.contact_point
                 built = _BuiltAhead(
                     at=time.monotonic(),
                     prepared=prepared,
                     message=message,
                     destination=destination,
                     version=cached[0],
-                    notification={**fields, "contact_point_id": point.pk, "receiver": point.name},
+                    notification=as_notified,
                     templates_version=self._templates_version,
                 )
                 self._keep(str(message.carrier.pk), built)
 
-    def _hinted_message(self, fields: dict[str, Any], cached: Integration) -> tuple[storms.Message, Destination] | None:
-        """What a hand-off of the hinted notification would send to the cached integration, and
-        where, if it would be handed off and sent at once (not paused, not held back for its pace)."""
-        if cached.is_paused or (fields.get("status") != "firing" and cached.disable_resolve_message):
+    def _hinted_message(
+        self, as_notified: dict[str, Any], cached: Integration
+    ) -> tuple[storms.Message, Destination] | None:
+        """What a hand-off of the hinted notification (its fields as a payload writes them) would send
+        to the cached integration, and where, if it would be handed off and sent at once (not paused,
+        not held back for its pace)."""
+        if cached.is_paused or (as_notified.get("status") != "firing" and cached.disable_resolve_message):
             return None
         try:
             destination = sending.destination(cached)
@@ -304,9 +308,8 @@ class Listener:
             return None
         if destination.rate_per_second is not None:
             return None  # paced: its hand-offs may wait for a slot, or merge into a digest
-        point = cached.contact_point
         try:
-            notification = _notification({**fields, "contact_point_id": point.pk, "receiver": point.name})
+            notification = _notification(as_notified)
         except (ValueError, KeyError, TypeError):
             return None
         delivery_id = str(handoff.delivery_id(notification.pk, cached.pk))
@@ -327,9 +330,7 @@ class Listener:
     def _keep(self, delivery_id: str, built: _BuiltAhead) -> None:
         now = time.monotonic()
         if len(self._prepared) >= MAX_PREPARED:
-            self._prepared = {
-                key: kept for key, kept in self._prepared.items() if now - kept.at < PREPARED_KEEP_SECONDS
-            }
+            self._prepared = {key: kept for key, kept in self._prepared.items() if kept.fresh(now)}
             if len(self._prepared) >= MAX_PREPARED:
                 self._prepared.clear()
         self._prepared[delivery_id] = built
@@ -338,7 +339,7 @@ class Listener:
         taken = {}
         for delivery_id in delivery_ids:
             kept = self._prepared.pop(delivery_id, None)
-            if kept is not None and time.monotonic() - kept.at < PREPARED_KEEP_SECONDS:
+            if kept is not None and kept.fresh(time.monotonic()):
                 taken[delivery_id] = kept.prepared
         return taken
 
@@ -356,7 +357,7 @@ class Listener:
         for entry, built in zip(entries, kept, strict=True):
             if (
                 built is None
-                or time.monotonic() - built.at >= PREPARED_KEEP_SECONDS
+                or not built.fresh(time.monotonic())
                 or built.version != (entry[3], point_updated_at)
                 or built.message.send.firing_only != entry[2]
                 or built.templates_version != templates_version
@@ -373,11 +374,10 @@ class Listener:
             del self._prepared[entry[0]]
             deliveries.append(kept.message.carrier)
             deliveries[-1].integration.unhealthy_since = _time(entry[4])
-        received_at = deliveries[0].notification.received_at
         return queue.Batch(
             claim=self.token,
             deliveries=deliveries,
-            claimed_at=time.monotonic() - max(0.0, time.time() - received_at.timestamp()),
+            claimed_at=_claimed_at(deliveries[0].notification.received_at),
             templates_version=built[0].templates_version,
             pauses=self._pauses,
             prepared={str(kept.message.carrier.pk): kept.prepared for kept in built},
@@ -408,12 +408,10 @@ class Listener:
             oldest = min(oldest or notification.received_at, notification.received_at)
         version = payloads[-1]["templates"]
         self._templates_version = (version[0], _time(version[1]))
-        age = max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0
         return queue.Batch(
             claim=self.token,
             deliveries=deliveries,
-            # The claim was the statement's: a send may start within START_WITHIN_SECONDS of it.
-            claimed_at=time.monotonic() - age,
+            claimed_at=_claimed_at(oldest),
             templates_version=self._templates_version,
             pauses=self._pauses,
             prepared=self._take_prepared([str(delivery.pk) for delivery in deliveries]) if self._prepared else {},
@@ -477,6 +475,9 @@ class _BuiltAhead:
     notification: dict[str, Any]
     templates_version: tuple
 
+    def fresh(self, now: float) -> bool:
+        return now - self.at < PREPARED_KEEP_SECONDS
+
 
 class _Watchdog:
     """Calls a function if a block outlasts its time (from a thread of its own, started once)."""
@@ -533,6 +534,13 @@ class _Watchdog:
                     self._condition.acquire()
                     fired[0] = True
                     self._condition.notify_all()
+
+
+def _claimed_at(received_at: datetime | None) -> float:
+    """A hand-off's claim, on the monotonic clock: the statement's, when the notification was
+    received (a send may start within START_WITHIN_SECONDS of it)."""
+    age = max(0.0, time.time() - received_at.timestamp()) if received_at else 0.0
+    return time.monotonic() - age
 
 
 def _time(value: str | None) -> datetime | None:
