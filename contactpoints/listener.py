@@ -70,6 +70,10 @@ SLOW_BATCH_SECONDS_PER_DELIVERY = 0.005
 # Statements that picked this listener just before it took its name back still commit to it.
 LEAVING_GRACE_SECONDS = 2.0
 RECONNECT_SECONDS = 1.0
+# Hand-offs parsed at a time. A listener that fell behind finds thousands waiting (3,239 at once
+# after 10 s of wrk at 1,100 alerts/s): parsed all together, the memory they take grows with the
+# backlog.
+HAND_OFFS_PARSED_AT_ONCE = 200
 MAX_CACHED_INTEGRATIONS = 10_000
 # A hint this old when read is not built: its hand-off has come, or the listener is busy.
 HINT_FRESH_SECONDS = 0.05
@@ -193,24 +197,39 @@ class Listener:
             return
         self._last_hand_off = time.monotonic()
         notes += raw.notifies(timeout=0)
-        payloads = [json.loads(note.payload) for note in notes]
+        for start in range(0, len(notes), HAND_OFFS_PARSED_AT_ONCE):
+            chunk = notes[start : start + HAND_OFFS_PARSED_AT_ONCE]
+            self._send_handed([json.loads(note.payload) for note in chunk], raw, watchdog, record_batch)
+        self._pauses = None  # read again before the next: this batch may have paused a destination
+
+    def _send_handed(
+        self, payloads: list[dict[str, Any]], raw: Any, watchdog: _Watchdog, record_batch: Callable
+    ) -> None:
+        """Send what these hand-offs carry, in batches of up to DELIVERY_BATCH_SIZE deliveries."""
         self._note_handed(payload["notification"]["id"] for payload in payloads)
         if len(payloads) == 1 and (built := self._built_ahead_for(payloads[0])) is not None:
             # Sent before anything else is done with the hand-off: its batch comes from what was built.
             batch = self._batch_built_ahead(payloads[0], built)
             plan = storms.Plan(messages=[kept.message for kept in built])
             record_batch(self._watched(raw, watchdog, batch, lambda: queue.send_planned(queue.SentBatch(batch), plan)))
-            payloads = []
-        while payloads:
-            taken = [payloads.pop(0)]
-            size = len(taken[0]["deliveries"])
-            while payloads and size + len(payloads[0]["deliveries"]) <= settings.DELIVERY_BATCH_SIZE:
-                size += len(payloads[0]["deliveries"])
-                taken.append(payloads.pop(0))
-            batch = self.batch_from(taken)
-            if batch.deliveries:
-                record_batch(self._watched(raw, watchdog, batch, lambda batch=batch: queue.send(batch)))
-        self._pauses = None  # read again before the next: this batch may have paused a destination
+            return
+        taken: list[dict[str, Any]] = []
+        size = 0
+        for payload in payloads:
+            if taken and size + len(payload["deliveries"]) > settings.DELIVERY_BATCH_SIZE:
+                self._send_batch_from(taken, raw, watchdog, record_batch)
+                taken, size = [], 0
+            taken.append(payload)
+            size += len(payload["deliveries"])
+        if taken:
+            self._send_batch_from(taken, raw, watchdog, record_batch)
+
+    def _send_batch_from(
+        self, payloads: list[dict[str, Any]], raw: Any, watchdog: _Watchdog, record_batch: Callable
+    ) -> None:
+        batch = self.batch_from(payloads)
+        if batch.deliveries:
+            record_batch(self._watched(raw, watchdog, batch, lambda: queue.send(batch)))
 
     def _watched(
         self, raw: Any, watchdog: _Watchdog, batch: queue.Batch, send: Callable[[], queue.SentBatch]

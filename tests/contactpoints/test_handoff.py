@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -307,3 +308,48 @@ def test_a_leaving_listener_serves_what_is_handed_to_it_after_it_took_its_name_b
         started.join(timeout=10)
     assert Delivery.objects.get(notification_id=answer["id"]).status == DeliveryStatus.DELIVERED
     assert len(receiver.requests) == 1
+
+
+def test_a_listener_that_fell_behind_parses_its_hand_offs_a_few_at_a_time(
+    make_contact_point, receiver, client, intake_token, running_listener, no_wakes, settings, monkeypatch
+):
+    """Thousands of hand-offs can wait for a listener after a load (3,239 seen at once): parsed
+    all together, they were the worker's peak memory. They are parsed a chunk at a time, and each
+    is still sent once, in batches of DELIVERY_BATCH_SIZE deliveries."""
+    settings.DELIVERY_BATCH_SIZE = 2
+    monkeypatch.setattr(listener, "HAND_OFFS_PARSED_AT_ONCE", 3)
+    monkeypatch.setattr(handoff.Hints, "send", lambda self, port, hint: None)  # only hand-offs are parsed
+    parsed, batched, outstanding = [], [], []
+    monkeypatch.setattr(listener, "json", mock.Mock(loads=lambda text: parsed.append(text) or json.loads(text)))
+    batch_from = listener.Listener.batch_from
+
+    def counted_batch_from(self, payloads):
+        outstanding.append(len(parsed) - len(batched))  # parsed and not yet in a batch
+        batched.extend(payloads)
+        return batch_from(self, payloads)
+
+    monkeypatch.setattr(listener.Listener, "batch_from", counted_batch_from)
+    first_sent, go_on = threading.Event(), threading.Event()
+    watched = listener.Listener._watched
+
+    def first_held(self, *args):
+        if not first_sent.is_set():
+            first_sent.set()
+            go_on.wait(10)  # the listener falls behind while the intake goes on
+        return watched(self, *args)
+
+    monkeypatch.setattr(listener.Listener, "_watched", first_held)
+    contact_point = make_contact_point("Behind", [("webhook", {"url": f"{receiver.url}/hook"})])
+    post(client, contact_point, intake_token, alertname="First")
+    assert first_sent.wait(5)
+    later = [post(client, contact_point, intake_token, alertname=f"Later{n}")["id"] for n in range(7)]
+    assert all(_handed_to(running_listener.token, notification_id) for notification_id in later)
+    go_on.set()
+    arrived = receiver.wait_for(8)
+    assert sorted(r.json()["commonLabels"]["alertname"] for r in arrived) == sorted(
+        ["First", *(f"Later{n}" for n in range(7))]
+    )
+    assert len(parsed) == len(batched) == 8
+    assert max(outstanding) <= 3  # never more parsed ahead than a chunk
+    assert wait_until(lambda: set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED})
+    assert Attempt.objects.count() == 8  # one attempt each: none sent twice
