@@ -314,18 +314,19 @@ def test_a_listener_that_fell_behind_parses_its_hand_offs_a_few_at_a_time(
     make_contact_point, receiver, client, intake_token, running_listener, no_wakes, settings, monkeypatch
 ):
     """Thousands of hand-offs can wait for a listener after a load (3,239 seen at once): parsed
-    all together, they were the worker's peak memory. They are parsed a chunk at a time, and each
-    is still sent once, in batches of DELIVERY_BATCH_SIZE deliveries."""
+    all together, the memory they took grew with the backlog. They are parsed a chunk at a time,
+    and each is still sent once, in batches of at most DELIVERY_BATCH_SIZE deliveries."""
     settings.DELIVERY_BATCH_SIZE = 2
     monkeypatch.setattr(listener, "HAND_OFFS_PARSED_AT_ONCE", 3)
     monkeypatch.setattr(handoff.Hints, "send", lambda self, port, hint: None)  # only hand-offs are parsed
-    parsed, batched, outstanding = [], [], []
+    parsed, batched, outstanding, sizes = [], [], [], []
     monkeypatch.setattr(listener, "json", mock.Mock(loads=lambda text: parsed.append(text) or json.loads(text)))
     batch_from = listener.Listener.batch_from
 
     def counted_batch_from(self, payloads):
         outstanding.append(len(parsed) - len(batched))  # parsed and not yet in a batch
         batched.extend(payloads)
+        sizes.append(len(payloads))
         return batch_from(self, payloads)
 
     monkeypatch.setattr(listener.Listener, "batch_from", counted_batch_from)
@@ -351,5 +352,6 @@ def test_a_listener_that_fell_behind_parses_its_hand_offs_a_few_at_a_time(
     )
     assert len(parsed) == len(batched) == 8
     assert max(outstanding) <= 3  # never more parsed ahead than a chunk
+    assert max(sizes) == 2  # one delivery each: two hand-offs a batch
     assert wait_until(lambda: set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED})
     assert Attempt.objects.count() == 8  # one attempt each: none sent twice
