@@ -370,8 +370,7 @@ class Listener:
         if not entries or not self._prepared:
             return None
         kept = [self._prepared.get(entry[0]) for entry in entries]
-        version = payload["templates"]
-        templates_version = (version[0], _time(version[1]))
+        templates_version = _templates_version(payload)
         point_updated_at = payload["contact_point_updated_at"]
         for entry, built in zip(entries, kept, strict=True):
             if (
@@ -425,8 +424,7 @@ class Listener:
                 self._integrations_of[uid] = [delivery.integration_id for delivery in handed]
             deliveries += handed
             oldest = min(oldest or notification.received_at, notification.received_at)
-        version = payloads[-1]["templates"]
-        self._templates_version = (version[0], _time(version[1]))
+        self._templates_version = _templates_version(payloads[-1])
         return queue.Batch(
             claim=self.token,
             deliveries=deliveries,
@@ -560,6 +558,12 @@ def _claimed_at(received_at: datetime | None) -> float:
     received (a send may start within START_WITHIN_SECONDS of it)."""
     age = max(0.0, time.time() - received_at.timestamp()) if received_at else 0.0
     return time.monotonic() - age
+
+
+def _templates_version(payload: dict[str, Any]) -> tuple:
+    """The user templates' version a hand-off was stored with, as sending.user_templates takes it."""
+    version = payload["templates"]
+    return (version[0], _time(version[1]))
 
 
 def _time(value: str | None) -> datetime | None:
