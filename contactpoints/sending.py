@@ -234,18 +234,15 @@ def prepare(send: Send, templates: UserTemplates) -> Prepared | None:
     """Build `send`'s request now, for a send that may follow. None when there is none to build
     ahead: a type that sends its own way (email), settings that no longer validate, nothing to
     send, a build that fails (the send builds again and records why)."""
-    integration = send.integration
     try:
-        integration_type = integration.integration_type
-        if not integration_type.sends_what_it_builds():
-            return None
-        config = validated_config(integration)
-    except (SettingsError, UnknownIntegrationType):
+        integration_type = send.integration.integration_type
+    except UnknownIntegrationType:
         return None
-    alerts = _alerts_to_send(send)
-    if not alerts:
+    if not integration_type.sends_what_it_builds():
         return None
-    context = _send_context(send, alerts, config, templates)
+    context = _context_or_outcome(send, templates)
+    if isinstance(context, Outcome):
+        return None
     try:
         with render_budget(context.renderer.timeout_seconds):
             request = integration_type().build(context)
@@ -338,18 +335,12 @@ def _send(send: Send, templates: UserTemplates) -> Outcome:
     integration = send.integration
     prepared = send.prepared if send.prepared is not None and send.prepared.fits(send, templates) else None
     if prepared is not None:
-        integration_type, context = integration.integration_type, prepared.context
-        request = prepared.request
+        context, request = prepared.context, prepared.request
     else:
-        try:
-            integration_type = integration.integration_type
-            config = validated_config(integration)
-        except (SettingsError, UnknownIntegrationType) as exc:
-            return Outcome(Result.FAILED, error=f"settings no longer validate: {exc}")
-        alerts = _alerts_to_send(send)
-        if not alerts:
-            return Outcome.success()  # disableResolveMessage and nothing fires: nothing to send
-        context, request = _send_context(send, alerts, config, templates), None
+        context, request = _context_or_outcome(send, templates), None
+        if isinstance(context, Outcome):
+            return context
+    integration_type = integration.integration_type  # validated with the settings: known
     try:
         # All templates of this delivery share one render budget, all its requests one deadline.
         with render_budget(context.renderer.timeout_seconds), transport().attempt(context.timeout_seconds):
@@ -371,9 +362,19 @@ def _send(send: Send, templates: UserTemplates) -> Outcome:
     return outcome
 
 
-def _alerts_to_send(send: Send) -> list[dict[str, Any]]:
+def _context_or_outcome(send: Send, templates: UserTemplates) -> SendContext | Outcome:
+    """The send's context, or its outcome when there is nothing to build: settings that no longer
+    validate (failed), or no alert left to send (disableResolveMessage and nothing fires: done)."""
+    try:
+        config = validated_config(send.integration)
+    except (SettingsError, UnknownIntegrationType) as exc:
+        return Outcome(Result.FAILED, error=f"settings no longer validate: {exc}")
     alerts = send.notification.alerts
-    return [alert for alert in alerts if alert["status"] == "firing"] if send.firing_only else alerts
+    if send.firing_only:
+        alerts = [alert for alert in alerts if alert["status"] == "firing"]
+    if not alerts:
+        return Outcome.success()
+    return _send_context(send, alerts, config, templates)
 
 
 def _send_context(
